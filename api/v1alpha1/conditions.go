@@ -1,0 +1,109 @@
+package v1alpha1
+
+// Rollout condition types. They are shared by the controller, the CLI and the
+// dashboard.
+const (
+	// InvalidSpec means the spec cannot be acted on; the message names the
+	// field and the rule.
+	InvalidSpec RolloutConditionType = "InvalidSpec"
+	// RolloutAvailable means at least the minimum number of pods is available.
+	RolloutAvailable RolloutConditionType = "Available"
+	// RolloutProgressing means an update is moving, or has finished.
+	RolloutProgressing RolloutConditionType = "Progressing"
+	// RolloutReplicaFailure means pods could not be created.
+	RolloutReplicaFailure RolloutConditionType = "ReplicaFailure"
+	// RolloutPaused means the rollout is paused.
+	RolloutPaused RolloutConditionType = "Paused"
+	// RolloutCompleted means every pod runs the desired template.
+	RolloutCompleted RolloutConditionType = "Completed"
+	// RolloutHealthy means the rollout is fully promoted and available.
+	RolloutHealthy RolloutConditionType = "Healthy"
+)
+
+// Experiment condition types.
+const (
+	ExperimentInvalidSpec    ExperimentConditionType = "InvalidSpec"
+	ExperimentCompleted      ExperimentConditionType = "Completed"
+	ExperimentProgressing    ExperimentConditionType = "Progressing"
+	ExperimentRunning        ExperimentConditionType = "Running"
+	ExperimentReplicaFailure ExperimentConditionType = "ReplicaFailure"
+)
+
+// Reasons of conditions and Kubernetes events, with Argo Rollouts' spelling
+// so that alerts and notification triggers keep working.
+const (
+	ReasonInvalidSpec              = "InvalidSpec"
+	ReasonReplicaSetUpdated        = "ReplicaSetUpdated"
+	ReasonNewReplicaSetCreated     = "NewReplicaSetCreated"
+	ReasonFoundNewReplicaSet       = "FoundNewReplicaSet"
+	ReasonRolloutUpdated           = "RolloutUpdated"
+	ReasonRolloutCompleted         = "RolloutCompleted"
+	ReasonRolloutHealthy           = "RolloutHealthy"
+	ReasonRolloutAborted           = "RolloutAborted"
+	ReasonRolloutRetry             = "RolloutRetry"
+	ReasonRolloutPaused            = "RolloutPaused"
+	ReasonRolloutResumed           = "RolloutResumed"
+	ReasonRolloutStepCompleted     = "RolloutStepCompleted"
+	ReasonTrafficWeightUpdated     = "TrafficWeightUpdated"
+	ReasonNewReplicaSetAvailable   = "NewReplicaSetAvailable"
+	ReasonAnalysisRunFailed        = "AnalysisRunFailed"
+	ReasonExperimentFailed         = "ExperimentFailed"
+	ReasonReconciliationError      = "ReconciliationError"
+	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+	ReasonScalingReplicaSet        = "ScalingReplicaSet"
+	ReasonServiceReferenceError    = "ServiceReferenceError"
+	ReasonStepPluginTransition     = "StepPluginTransition"
+	ReasonTargetGroupVerified      = "TargetGroupVerified"
+	ReasonTargetGroupUnverified    = "TargetGroupUnverified"
+	ReasonTargetGroupVerifyError   = "TargetGroupVerifyError"
+	ReasonWeightVerifyError        = "WeightVerifyError"
+	ReasonLoadBalancerNotFound     = "LoadBalancerNotFound"
+)
+
+// Labels and annotations. Keys that users' queries and dashboards rely on
+// keep Argo Rollouts' spelling; Ramp's own keys live under ramp.dev/.
+const (
+	// DefaultRolloutUniqueLabelKey is on every ReplicaSet and pod a rollout
+	// owns, and is injected into Service selectors.
+	DefaultRolloutUniqueLabelKey = "rollouts-pod-template-hash"
+
+	// ManagedByRolloutsKey marks Services, Ingresses and other objects a
+	// rollout manages; its value is the rollout's name.
+	ManagedByRolloutsKey = "ramp.dev/managed-by-rollouts"
+	// ScaleDownDeadlineAnnotationKey holds the time an old ReplicaSet is
+	// scaled down.
+	ScaleDownDeadlineAnnotationKey = "scale-down-deadline"
+	// RestartedAfterAnnotationKey marks pods restarted by spec.restartAt.
+	RestartedAfterAnnotationKey = "ramp.dev/restarted-after"
+	// RevisionAnnotation is a ReplicaSet's revision number.
+	RevisionAnnotation = "rollout.ramp.dev/revision"
+	// RevisionHistoryAnnotation lists the earlier revisions of a ReplicaSet.
+	RevisionHistoryAnnotation = "rollout.ramp.dev/revision-history"
+	// DesiredReplicasAnnotation is the rollout's replicas when the
+	// ReplicaSet was last scaled.
+	DesiredReplicasAnnotation = "rollout.ramp.dev/desired-replicas"
+	// WorkloadGenerationAnnotation is the generation of the workloadRef
+	// Deployment.
+	WorkloadGenerationAnnotation = "rollout.ramp.dev/workload-generation"
+	// InstanceIDLabelKey shards rollouts between controller instances.
+	InstanceIDLabelKey = "ramp.dev/controller-instance-id"
+
+	// RolloutTypeLabel is on AnalysisRuns: Step, Background, PrePromotion or
+	// PostPromotion.
+	RolloutTypeLabel = "rollout-type"
+	// RolloutTypeStepLabel is the value of RolloutTypeLabel for step runs.
+	RolloutTypeStepLabel = "Step"
+	// RolloutTypeBackgroundRunLabel is the value for background runs.
+	RolloutTypeBackgroundRunLabel = "Background"
+	// RolloutTypePrePromotionLabel is the value for pre-promotion runs.
+	RolloutTypePrePromotionLabel = "PrePromotion"
+	// RolloutTypePostPromotionLabel is the value for post-promotion runs.
+	RolloutTypePostPromotionLabel = "PostPromotion"
+	// RolloutCanaryStepIndexLabel is the step index of a step run.
+	RolloutCanaryStepIndexLabel = "step-index"
+
+	// ExperimentNameLabelKey is on an experiment's ReplicaSets.
+	ExperimentNameLabelKey = "experiment.ramp.dev/name"
+	// ExperimentTemplateNameLabelKey is the experiment template's name.
+	ExperimentTemplateNameLabelKey = "experiment.ramp.dev/template-name"
+)
