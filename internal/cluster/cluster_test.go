@@ -262,19 +262,18 @@ func TestReadyAnnotationAndReadinessGates(t *testing.T) {
 	if _, err := e.client.CoreV1().Pods(e.ns).Create(e.ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gated", Labels: gated.Labels}, Spec: gated.Spec}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// Both run, and neither is ready.
-	e.eventually(30*time.Second, "pods running with containers started", func() (bool, string) {
-		n := 0
-		for _, sel := range []string{"unready", "gated"} {
-			for _, p := range e.pods(map[string]string{"app": sel}) {
-				if p.Status.Phase == corev1.PodRunning && len(p.Status.ContainerStatuses) == 1 && p.Status.StartTime != nil &&
-					time.Since(p.Status.StartTime.Time) > time.Second && !isReady(&p) {
-					n++
-				}
-			}
-		}
-		return n == 2, fmt.Sprintf("%d of 2 running unready for 1s", n)
+	// A control pod created after them becomes ready; they do not.
+	e.createReplicaSet("control", 1, nil)
+	e.eventually(30*time.Second, "control pod ready", func() (bool, string) {
+		pods := e.pods(map[string]string{"app": "control"})
+		return len(pods) == 1 && isReady(&pods[0]), fmt.Sprintf("%d pods", len(pods))
 	})
+	for _, sel := range []string{"unready", "gated"} {
+		pods := e.pods(map[string]string{"app": sel})
+		if len(pods) != 1 || pods[0].Status.Phase != corev1.PodRunning || isReady(&pods[0]) {
+			t.Fatalf("%s: want one running, unready pod, got %+v", sel, pods)
+		}
+	}
 	// The gated pod turns ready once its gate is True.
 	p, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, "gated", metav1.GetOptions{})
 	if err != nil {

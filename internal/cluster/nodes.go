@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -73,12 +74,15 @@ type nodeSim struct {
 	nodes  []string
 	pods   cache.Indexer
 	queue  workqueue.TypedRateLimitingInterface[types.NamespacedName]
-	next   int
+
+	mu      sync.Mutex
+	next    int
+	started map[types.UID]time.Time
 }
 
 func newNodeSim(client kubernetes.Interface, clk clock.Clock, ips *ipPool, opts NodeOptions) *nodeSim {
 	opts = opts.withDefaults()
-	s := &nodeSim{opts: opts, client: client, clock: clk, ips: ips}
+	s := &nodeSim{opts: opts, client: client, clock: clk, ips: ips, started: map[types.UID]time.Time{}}
 	for i := 1; i <= opts.Count; i++ {
 		s.nodes = append(s.nodes, fmt.Sprintf("sandbox-node-%d", i))
 	}
@@ -154,6 +158,9 @@ func (s *nodeSim) start(ctx context.Context, factory informers.SharedInformerFac
 			}
 			if p, ok := obj.(*corev1.Pod); ok {
 				s.ips.release(p.Status.PodIP, p.UID)
+				s.mu.Lock()
+				delete(s.started, p.UID)
+				s.mu.Unlock()
 			}
 		},
 	})
@@ -243,8 +250,10 @@ func (s *nodeSim) sync(ctx context.Context, key types.NamespacedName) (time.Dura
 
 // bind assigns the pod to the next node, round robin.
 func (s *nodeSim) bind(ctx context.Context, pod *corev1.Pod) error {
+	s.mu.Lock()
 	node := s.nodes[s.next%len(s.nodes)]
 	s.next++
+	s.mu.Unlock()
 	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
 		ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
 		Target:     corev1.ObjectReference{Kind: "Node", Name: node},

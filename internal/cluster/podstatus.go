@@ -33,7 +33,9 @@ func (s *nodeSim) desiredStatus(pod *corev1.Pod) (*corev1.PodStatus, time.Durati
 		t := metav1.NewTime(now)
 		st.StartTime = &t
 	}
-	started := st.StartTime.Time
+	// StartTime is stored with second precision; the exact start is kept in
+	// memory so that sub-second delays hold.
+	started := s.startedAt(pod.UID, st.StartTime.Time, now)
 	elapsed := now.Sub(started)
 
 	restartPolicy := pod.Spec.RestartPolicy
@@ -147,6 +149,22 @@ func (s *nodeSim) desiredStatus(pod *corev1.Pod) (*corev1.PodStatus, time.Durati
 }
 
 func ptrBool(b bool) *bool { return &b }
+
+// startedAt returns when the pod started: the time first seen in this
+// process, or its stored StartTime after a restart.
+func (s *nodeSim) startedAt(uid types.UID, stored, now time.Time) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.started[uid]; ok {
+		return t
+	}
+	t := now
+	if stored.Before(now.Add(-time.Second)) {
+		t = stored
+	}
+	s.started[uid] = t
+	return t
+}
 
 // readinessGatesPass reports whether every readiness gate of the pod has
 // a True condition.
