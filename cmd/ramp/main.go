@@ -1,0 +1,18 @@
+// Command ramp is Ramp's command-line tool: it shows rollouts and steers them
+// (promote, abort, retry...). Installed as kubectl-ramp it is also a kubectl
+// plugin, `kubectl ramp`. The commands live in internal/cli.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/rampdev/ramp/internal/cli"
+)
+
+func main() {
+	if err := cli.NewRootCommand(os.Args[0]).Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
