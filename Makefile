@@ -33,7 +33,7 @@ build: ## Build ramp, kubectl-ramp, ramp-controller and ramp-sandbox into bin/.
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRDs from the API types.
 	cd api && $(CONTROLLER_GEN) object:headerFile=../hack/boilerplate.go.txt paths=./...
-	cd api && $(CONTROLLER_GEN) crd paths=./... output:crd:dir=../config/crd/bases
+	cd api && $(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./... output:crd:dir=../config/crd/bases
 	$(GO) run ./hack/crdtrim config/crd/bases
 
 .PHONY: verify
