@@ -172,7 +172,7 @@ type WebMetricHeader struct {
 
 // DatadogMetric queries Datadog.
 //
-// +kubebuilder:validation:XValidation:rule="(has(self.query) && self.query != '') != (has(self.queries) && size(self.queries) > 0)",message="datadog needs exactly one of query or queries"
+// +kubebuilder:validation:XValidation:rule="(has(self.query) && self.query != ”) != (has(self.queries) && size(self.queries) > 0)",message="datadog needs exactly one of query or queries"
 // +kubebuilder:validation:XValidation:rule="!has(self.queries) || size(self.queries) == 0 || self.apiVersion == 'v2'",message="datadog.queries needs apiVersion v2"
 type DatadogMetric struct {
 	// Interval of the query window. Defaults to 5m.
@@ -231,7 +231,7 @@ type WavefrontMetric struct {
 // JobMetric runs a Kubernetes Job: exit 0 is Successful, non-zero Failed.
 type JobMetric struct {
 	// +optional
-	Metadata JobMetadata `json:"metadata,omitzero"`
+	Metadata JobMetadata     `json:"metadata,omitzero"`
 	Spec     batchv1.JobSpec `json:"spec"`
 }
 
@@ -340,7 +340,7 @@ type KayentaMetric struct {
 	// +optional
 	ConfigurationAccountName string `json:"configurationAccountName,omitempty"`
 	// +optional
-	StorageAccountName string `json:"storageAccountName,omitempty"`
+	StorageAccountName string           `json:"storageAccountName,omitempty"`
 	Threshold          KayentaThreshold `json:"threshold"`
 	// +kubebuilder:validation:MinItems=1
 	Scopes []KayentaScope `json:"scopes"`

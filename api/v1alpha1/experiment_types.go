@@ -79,7 +79,7 @@ type TemplateSpec struct {
 	Replicas *int32 `json:"replicas,omitempty"`
 	// +optional
 	// +kubebuilder:validation:Minimum=0
-	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
+	MinReadySeconds int32                  `json:"minReadySeconds,omitempty"`
 	Selector        *metav1.LabelSelector  `json:"selector"`
 	Template        corev1.PodTemplateSpec `json:"template"`
 	// +optional

@@ -213,7 +213,7 @@ type ipPool struct {
 }
 
 var (
-	poolsMu  sync.Mutex
+	poolsMu   sync.Mutex
 	poolsNext = 10
 )
 
