@@ -1,14 +1,10 @@
 package crd_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -17,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -25,6 +20,7 @@ import (
 
 	"github.com/rampdev/ramp/config/crd"
 	"github.com/rampdev/ramp/internal/cluster"
+	"github.com/rampdev/ramp/internal/manifest"
 )
 
 var (
@@ -63,14 +59,14 @@ type doc struct {
 
 func readDocs(t *testing.T, pattern string) []doc {
 	t.Helper()
-	files, err := filepath.Glob(pattern)
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no files match %s: %v", pattern, err)
+	docs, err := manifest.ReadFiles(pattern)
+	if err != nil {
+		t.Fatal(err)
 	}
-	sort.Strings(files)
 	var out []doc
-	for _, f := range files {
-		b, err := os.ReadFile(f)
+	for _, d := range docs {
+		file := strings.Split(d.Source, "#")[0]
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(pattern), file))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,19 +76,7 @@ func readDocs(t *testing.T, pattern string) []doc {
 				want = append(want, w)
 			}
 		}
-		r := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-		for {
-			var m map[string]any
-			if err := r.Decode(&m); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			if m == nil {
-				continue
-			}
-			out = append(out, doc{file: filepath.Base(f), obj: &unstructured.Unstructured{Object: m}, want: want})
-		}
+		out = append(out, doc{file: file, obj: &unstructured.Unstructured{Object: d.Object}, want: want})
 	}
 	return out
 }

@@ -90,16 +90,11 @@ func Experiment(exp *v1alpha1.Experiment) field.ErrorList {
 	if len(spec.Templates) == 0 {
 		errs = append(errs, field.Required(path.Child("templates"), "at least one template"))
 	}
-	seen := map[string]bool{}
+	seen := nameSet{}
 	for i := range spec.Templates {
 		t := &spec.Templates[i]
 		p := path.Child("templates").Index(i)
-		if t.Name == "" {
-			errs = append(errs, field.Required(p.Child("name"), "a template name"))
-		} else if seen[t.Name] {
-			errs = append(errs, field.Duplicate(p.Child("name"), t.Name))
-		}
-		seen[t.Name] = true
+		errs = append(errs, seen.check(t.Name, p.Child("name"), "a template name")...)
 		errs = append(errs, nonNegative(t.Replicas, p.Child("replicas"))...)
 		if len(t.Template.Spec.Containers) == 0 {
 			errs = append(errs, field.Required(p.Child("template", "spec", "containers"), "at least one container"))
@@ -114,15 +109,10 @@ func Experiment(exp *v1alpha1.Experiment) field.ErrorList {
 			errs = append(errs, field.Invalid(p.Child("template", "metadata", "labels"), t.Template.Labels, "must match the template's selector "+sel.String()))
 		}
 	}
-	aseen := map[string]bool{}
+	aseen := nameSet{}
 	for i, a := range spec.Analyses {
 		p := path.Child("analyses").Index(i)
-		if a.Name == "" {
-			errs = append(errs, field.Required(p.Child("name"), "an analysis name"))
-		} else if aseen[a.Name] {
-			errs = append(errs, field.Duplicate(p.Child("name"), a.Name))
-		}
-		aseen[a.Name] = true
+		errs = append(errs, aseen.check(a.Name, p.Child("name"), "an analysis name")...)
 		if a.TemplateName == "" {
 			errs = append(errs, field.Required(p.Child("templateName"), "the name of an AnalysisTemplate"))
 		}
@@ -135,15 +125,10 @@ func Experiment(exp *v1alpha1.Experiment) field.ErrorList {
 // args checks template and run arguments.
 func args(list []v1alpha1.Argument, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	seen := map[string]bool{}
+	seen := nameSet{}
 	for i, a := range list {
 		p := path.Index(i)
-		if a.Name == "" {
-			errs = append(errs, field.Required(p.Child("name"), "an argument name"))
-		} else if seen[a.Name] {
-			errs = append(errs, field.Duplicate(p.Child("name"), a.Name))
-		}
-		seen[a.Name] = true
+		errs = append(errs, seen.check(a.Name, p.Child("name"), "an argument name")...)
 		vf := a.ValueFrom
 		if vf == nil {
 			continue
@@ -167,16 +152,11 @@ func args(list []v1alpha1.Argument, path *field.Path) field.ErrorList {
 // metrics checks each metric and returns the set of their names.
 func metrics(list []v1alpha1.Metric, path *field.Path) (map[string]bool, field.ErrorList) {
 	var errs field.ErrorList
-	names := map[string]bool{}
+	names := nameSet{}
 	for i := range list {
 		m := &list[i]
 		p := path.Index(i)
-		if m.Name == "" {
-			errs = append(errs, field.Required(p.Child("name"), "a metric name"))
-		} else if names[m.Name] {
-			errs = append(errs, field.Duplicate(p.Child("name"), m.Name))
-		}
-		names[m.Name] = true
+		errs = append(errs, names.check(m.Name, p.Child("name"), "a metric name")...)
 		errs = append(errs, metric(m, p)...)
 	}
 	return names, errs
@@ -418,15 +398,10 @@ func cloudWatch(c *v1alpha1.CloudWatchMetric, path *field.Path) field.ErrorList 
 	if len(c.MetricDataQueries) == 0 {
 		errs = append(errs, field.Required(path.Child("metricDataQueries"), "at least one query"))
 	}
-	ids := map[string]bool{}
+	ids := nameSet{}
 	for i, q := range c.MetricDataQueries {
 		p := path.Child("metricDataQueries").Index(i)
-		if q.Id == "" {
-			errs = append(errs, field.Required(p.Child("id"), "a query id"))
-		} else if ids[q.Id] {
-			errs = append(errs, field.Duplicate(p.Child("id"), q.Id))
-		}
-		ids[q.Id] = true
+		errs = append(errs, ids.check(q.Id, p.Child("id"), "a query id")...)
 		if (q.Expression == nil) == (q.MetricStat == nil) {
 			errs = append(errs, field.Invalid(p, q.Id, "exactly one of expression or metricStat must be set"))
 		}

@@ -149,15 +149,10 @@ func trafficRouting(c *v1alpha1.CanaryStrategy, tr *v1alpha1.RolloutTrafficRouti
 			errs = append(errs, field.Forbidden(path.Child("maxTrafficWeight"), "not supported by the "+strings.Join(bad, ", ")+" router (only nginx, gatewayAPI and plugins)"))
 		}
 	}
-	seen := map[string]bool{}
+	seen := nameSet{}
 	for i, r := range tr.ManagedRoutes {
 		p := path.Child("managedRoutes").Index(i).Child("name")
-		if r.Name == "" {
-			errs = append(errs, field.Required(p, "a route name"))
-		} else if seen[r.Name] {
-			errs = append(errs, field.Duplicate(p, r.Name))
-		}
-		seen[r.Name] = true
+		errs = append(errs, seen.check(r.Name, p, "a route name")...)
 	}
 	if a := tr.ALB; a != nil {
 		p := path.Child("alb")
@@ -351,16 +346,11 @@ func experimentStep(e *v1alpha1.RolloutExperimentStep, path *field.Path) field.E
 	if len(e.Templates) == 0 {
 		errs = append(errs, field.Required(path.Child("templates"), "at least one template"))
 	}
-	seen := map[string]bool{}
+	seen := nameSet{}
 	var weight int32
 	for i, t := range e.Templates {
 		p := path.Child("templates").Index(i)
-		if t.Name == "" {
-			errs = append(errs, field.Required(p.Child("name"), "a template name"))
-		} else if seen[t.Name] {
-			errs = append(errs, field.Duplicate(p.Child("name"), t.Name))
-		}
-		seen[t.Name] = true
+		errs = append(errs, seen.check(t.Name, p.Child("name"), "a template name")...)
 		if t.SpecRef != v1alpha1.CanarySpecRef && t.SpecRef != v1alpha1.StableSpecRef {
 			errs = append(errs, field.NotSupported(p.Child("specRef"), string(t.SpecRef), []string{"canary", "stable"}))
 		}
@@ -372,15 +362,10 @@ func experimentStep(e *v1alpha1.RolloutExperimentStep, path *field.Path) field.E
 	if weight > 100 {
 		errs = append(errs, field.Invalid(path.Child("templates"), weight, "the templates' weights must add up to at most 100"))
 	}
-	aseen := map[string]bool{}
+	aseen := nameSet{}
 	for i, a := range e.Analyses {
 		p := path.Child("analyses").Index(i)
-		if a.Name == "" {
-			errs = append(errs, field.Required(p.Child("name"), "an analysis name"))
-		} else if aseen[a.Name] {
-			errs = append(errs, field.Duplicate(p.Child("name"), a.Name))
-		}
-		aseen[a.Name] = true
+		errs = append(errs, aseen.check(a.Name, p.Child("name"), "an analysis name")...)
 		if a.TemplateName == "" {
 			errs = append(errs, field.Required(p.Child("templateName"), "the name of an AnalysisTemplate"))
 		}

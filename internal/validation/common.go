@@ -145,3 +145,17 @@ func dryRunAndRetention(dryRun []v1alpha1.DryRun, retention []v1alpha1.Measureme
 	}
 	return errs
 }
+
+// nameSet checks that the names of a list are set and unique.
+type nameSet map[string]bool
+
+func (s nameSet) check(name string, path *field.Path, what string) field.ErrorList {
+	switch {
+	case name == "":
+		return field.ErrorList{field.Required(path, what)}
+	case s[name]:
+		return field.ErrorList{field.Duplicate(path, name)}
+	}
+	s[name] = true
+	return nil
+}

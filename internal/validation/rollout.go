@@ -188,15 +188,10 @@ func rolloutAnalysis(a *v1alpha1.RolloutAnalysis, path *field.Path) field.ErrorL
 
 func rolloutArgs(args []v1alpha1.AnalysisRunArgument, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	seen := map[string]bool{}
+	seen := nameSet{}
 	for i, a := range args {
 		p := path.Index(i)
-		if a.Name == "" {
-			errs = append(errs, field.Required(p.Child("name"), "an argument name"))
-		} else if seen[a.Name] {
-			errs = append(errs, field.Duplicate(p.Child("name"), a.Name))
-		}
-		seen[a.Name] = true
+		errs = append(errs, seen.check(a.Name, p.Child("name"), "an argument name")...)
 		vf := a.ValueFrom
 		if vf == nil {
 			continue

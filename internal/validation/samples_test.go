@@ -1,68 +1,58 @@
 package validation
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/manifest"
 )
 
-// manifest is one YAML document, as JSON, with its kind.
-type manifest struct {
+// doc is one manifest document, as JSON, with the "# want:" lines of its
+// file.
+type doc struct {
 	name string
 	kind string
 	json []byte
 	want []string
 }
 
-func readManifests(t testing.TB, pattern string) []manifest {
+func readManifests(t testing.TB, pattern string) []doc {
 	t.Helper()
-	files, err := filepath.Glob(pattern)
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no files match %s", pattern)
+	docs, err := manifest.ReadFiles(pattern)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var out []manifest
-	for _, f := range files {
-		b, err := os.ReadFile(f)
+	var out []doc
+	for _, d := range docs {
+		j, err := d.JSON()
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want []string
-		for _, line := range strings.Split(string(b), "\n") {
-			if w, ok := strings.CutPrefix(line, "# want: "); ok {
-				want = append(want, w)
-			}
-		}
-		d := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-		for {
-			var m map[string]any
-			if err := d.Decode(&m); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			if m == nil {
-				continue
-			}
-			j, err := json.Marshal(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			kind, _ := m["kind"].(string)
-			name, _ := m["metadata"].(map[string]any)["name"].(string)
-			out = append(out, manifest{name: filepath.Base(f) + "/" + name, kind: kind, json: j, want: want})
-		}
+		out = append(out, doc{name: d.Source + "/" + d.Name(), kind: d.Kind(), json: j, want: wantLines(t, filepath.Join(filepath.Dir(pattern), strings.Split(d.Source, "#")[0]))})
 	}
 	return out
+}
+
+// wantLines returns the "# want: ..." lines of a test case file.
+func wantLines(t testing.TB, file string) []string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if w, ok := strings.CutPrefix(line, "# want: "); ok {
+			want = append(want, w)
+		}
+	}
+	return want
 }
 
 // validate decodes a manifest into its Go type and validates it.
