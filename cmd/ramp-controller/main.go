@@ -7,20 +7,30 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/rampdev/ramp/internal/version"
 )
 
 func main() {
-	fs := flag.NewFlagSet("ramp-controller", flag.ContinueOnError)
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "ramp-controller:", err)
 		os.Exit(2)
 	}
-	fmt.Printf("ramp-controller %s\n", version.String())
-	if *showVersion {
-		return
+}
+
+func run(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("ramp-controller", flag.ContinueOnError)
+	fs.SetOutput(out)
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
-	fmt.Println("ramp-controller: no reconcilers yet; exiting")
+	fmt.Fprintf(out, "ramp-controller %s\n", version.String())
+	if *showVersion {
+		return nil
+	}
+	fmt.Fprintln(out, "ramp-controller: no reconcilers yet; exiting")
+	return nil
 }

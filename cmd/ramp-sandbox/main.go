@@ -25,11 +25,25 @@ import (
 	"github.com/rampdev/ramp/internal/cluster"
 )
 
+// terminal is where this command's own errors go: the original stderr.
+var terminal = os.Stderr
+
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "ramp-sandbox:", err)
+		fmt.Fprintln(terminal, "ramp-sandbox:", err)
 		os.Exit(1)
 	}
+}
+
+// redirectStderr points file descriptor 2 at f, keeping a copy of the
+// original in terminal.
+func redirectStderr(f *os.File) error {
+	orig, err := syscall.Dup(int(os.Stderr.Fd()))
+	if err != nil {
+		return err
+	}
+	terminal = os.NewFile(uintptr(orig), "terminal")
+	return syscall.Dup2(int(f.Fd()), 2)
 }
 
 func run() error {
@@ -54,6 +68,12 @@ func run() error {
 		return err
 	}
 	defer log.Close()
+	// Libraries of the control plane write to the process's stderr directly
+	// (the etcd client's warnings on shutdown, for one): send them to the log
+	// too, keeping the terminal for this command's own lines.
+	if err := redirectStderr(log); err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

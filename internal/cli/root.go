@@ -13,15 +13,14 @@ import (
 // NewRootCommand returns the ramp command. Invoked as kubectl-ramp, it
 // presents itself as `kubectl ramp`.
 func NewRootCommand(argv0 string) *cobra.Command {
-	use := "ramp"
-	if strings.HasPrefix(filepath.Base(argv0), "kubectl-") {
-		use = "kubectl ramp"
-	}
 	root := &cobra.Command{
-		Use:           use,
+		Use:           "ramp",
 		Short:         "Watch and steer Ramp progressive-delivery rollouts",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+	}
+	if strings.HasPrefix(filepath.Base(argv0), "kubectl-") {
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl ramp"}
 	}
 	root.AddCommand(newVersionCommand())
 	return root
