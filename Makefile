@@ -35,12 +35,13 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRDs from the API ty
 	cd api && $(CONTROLLER_GEN) object:headerFile=../hack/boilerplate.go.txt paths=./...
 	cd api && $(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./... output:crd:dir=../config/crd/bases
 	$(GO) run ./hack/crdtrim config/crd/bases
+	$(GO) run ./hack/apidocs config/crd/bases docs/reference/api.md
 
 .PHONY: verify
 verify: generate ## Fail when generated files are stale, code is unformatted or vet complains.
 	@git add -N . >/dev/null 2>&1 || true
-	@if ! git diff --quiet -- api config; then \
-		echo "generated files are stale; run 'make generate' and commit:"; git --no-pager diff --stat -- api config; exit 1; fi
+	@if ! git diff --quiet -- api config docs/reference; then \
+		echo "generated files are stale; run 'make generate' and commit:"; git --no-pager diff --stat -- api config docs/reference; exit 1; fi
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then \
 		echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
