@@ -172,7 +172,7 @@ type WebMetricHeader struct {
 
 // DatadogMetric queries Datadog.
 //
-// +kubebuilder:validation:XValidation:rule="(has(self.query) && self.query != ”) != (has(self.queries) && size(self.queries) > 0)",message="datadog needs exactly one of query or queries"
+// +kubebuilder:validation:XValidation:rule="(has(self.query) && size(self.query) > 0) != (has(self.queries) && size(self.queries) > 0)",message="datadog needs exactly one of query or queries"
 // +kubebuilder:validation:XValidation:rule="!has(self.queries) || size(self.queries) == 0 || self.apiVersion == 'v2'",message="datadog.queries needs apiVersion v2"
 type DatadogMetric struct {
 	// Interval of the query window. Defaults to 5m.

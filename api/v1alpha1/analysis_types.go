@@ -203,7 +203,7 @@ type DurationString string
 // Metric is one KPI: a provider's query, how often to ask it, and the
 // conditions that judge each answer.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.count) || !(type(self.count) == int && self.count > 1) || (has(self.interval) && self.interval != ”)",message="a metric with count > 1 needs an interval"
+// +kubebuilder:validation:XValidation:rule="!has(self.count) || !(type(self.count) == int && self.count > 1) || (has(self.interval) && size(self.interval) > 0)",message="a metric with count > 1 needs an interval"
 type Metric struct {
 	// Name of the metric, unique in the run.
 	// +kubebuilder:validation:MinLength=1

@@ -19,6 +19,10 @@
 // the Go validator (internal/validation), which the controller reports as an
 // InvalidSpec condition and `ramp lint` prints offline.
 //
+// CEL rules never compare with an empty string literal (two single quotes):
+// gofmt rewrites two single quotes in a comment into a typographic quote,
+// which breaks the rule. Write size(self.x) == 0 instead.
+//
 // # Defaults
 //
 // As in Argo Rollouts, defaults are not written into stored objects by the

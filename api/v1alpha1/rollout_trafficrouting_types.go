@@ -120,7 +120,7 @@ type IstioDestinationRule struct {
 
 // NginxTrafficRouting configures the NGINX Ingress controller.
 //
-// +kubebuilder:validation:XValidation:rule="(has(self.stableIngress) && self.stableIngress != ”) != (has(self.stableIngresses) && size(self.stableIngresses) > 0)",message="nginx needs exactly one of stableIngress or stableIngresses"
+// +kubebuilder:validation:XValidation:rule="(has(self.stableIngress) && size(self.stableIngress) > 0) != (has(self.stableIngresses) && size(self.stableIngresses) > 0)",message="nginx needs exactly one of stableIngress or stableIngresses"
 type NginxTrafficRouting struct {
 	// AnnotationPrefix defaults to nginx.ingress.kubernetes.io.
 	// +optional
@@ -141,7 +141,7 @@ type NginxTrafficRouting struct {
 
 // ALBTrafficRouting configures the AWS Load Balancer Controller.
 //
-// +kubebuilder:validation:XValidation:rule="(has(self.ingress) && self.ingress != ”) != (has(self.ingresses) && size(self.ingresses) > 0)",message="alb needs exactly one of ingress or ingresses"
+// +kubebuilder:validation:XValidation:rule="(has(self.ingress) && size(self.ingress) > 0) != (has(self.ingresses) && size(self.ingresses) > 0)",message="alb needs exactly one of ingress or ingresses"
 type ALBTrafficRouting struct {
 	// +optional
 	Ingress string `json:"ingress,omitempty"`

@@ -181,7 +181,7 @@ type RolloutStrategy struct {
 
 // BlueGreenStrategy configures a blue/green release.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.previewService) || self.previewService == ” || self.previewService != self.activeService",message="spec.strategy.blueGreen.previewService must differ from activeService"
+// +kubebuilder:validation:XValidation:rule="!has(self.previewService) || size(self.previewService) == 0 || self.previewService != self.activeService",message="spec.strategy.blueGreen.previewService must differ from activeService"
 type BlueGreenStrategy struct {
 	// ActiveService is the Service that receives production traffic. Its
 	// selector gets the rollouts-pod-template-hash of the active ReplicaSet.
