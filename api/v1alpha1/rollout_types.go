@@ -25,7 +25,8 @@ type Rollout struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec   RolloutSpec   `json:"spec"`
-	Status RolloutStatus `json:"status,omitempty"`
+	// +optional
+	Status RolloutStatus `json:"status,omitzero"`
 }
 
 // RolloutList is a list of Rollouts.
