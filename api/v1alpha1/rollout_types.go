@@ -24,7 +24,7 @@ type Rollout struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   RolloutSpec   `json:"spec"`
+	Spec RolloutSpec `json:"spec"`
 	// +optional
 	Status RolloutStatus `json:"status,omitzero"`
 }
