@@ -24,6 +24,10 @@ func startEtcd(dir string, durable bool) (*etcdServer, error) {
 	cfg.Dir = dir
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.UnsafeNoFsync = !durable
+	// A single member elects itself: short timers make that take
+	// milliseconds instead of a second.
+	cfg.TickMs = 10
+	cfg.ElectionMs = 50
 	// Port 0 lets the kernel pick free ports; the real addresses are read
 	// back from the listeners below.
 	loopback := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
