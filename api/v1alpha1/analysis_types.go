@@ -124,8 +124,10 @@ type AnalysisRunSpec struct {
 	// already exceeded.
 	// +optional
 	Terminate bool `json:"terminate,omitempty"`
+	// DryRun lists metrics (or "*") whose result is recorded but never decides the run.
 	// +optional
 	DryRun []DryRun `json:"dryRun,omitempty"`
+	// MeasurementRetention sets how many measurements metrics keep (10 by default).
 	// +optional
 	MeasurementRetention []MeasurementRetention `json:"measurementRetention,omitempty"`
 	// TTLStrategy deletes the run some time after it completes.
@@ -135,12 +137,15 @@ type AnalysisRunSpec struct {
 
 // TTLStrategy deletes a finished AnalysisRun after a delay.
 type TTLStrategy struct {
+	// SecondsAfterCompletion deletes the run this long after it completes, whatever its phase.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	SecondsAfterCompletion *int32 `json:"secondsAfterCompletion,omitempty"`
+	// SecondsAfterFailure deletes an unsuccessful run this long after it completes.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	SecondsAfterFailure *int32 `json:"secondsAfterFailure,omitempty"`
+	// SecondsAfterSuccess deletes a successful run this long after it completes.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	SecondsAfterSuccess *int32 `json:"secondsAfterSuccess,omitempty"`
@@ -149,6 +154,7 @@ type TTLStrategy struct {
 // DryRun names a metric (or "*" for all) that runs without deciding the
 // outcome.
 type DryRun struct {
+	// MetricName is a metric's name, or "*" for every metric.
 	// +kubebuilder:validation:MinLength=1
 	MetricName string `json:"metricName"`
 }
@@ -156,8 +162,10 @@ type DryRun struct {
 // MeasurementRetention keeps the last Limit measurements of the metrics
 // whose name matches MetricName (a regular expression).
 type MeasurementRetention struct {
+	// MetricName is a regular expression matched against metric names.
 	// +kubebuilder:validation:MinLength=1
 	MetricName string `json:"metricName"`
+	// Limit is the number of measurements kept.
 	// +kubebuilder:validation:Minimum=0
 	Limit int32 `json:"limit"`
 }
@@ -166,12 +174,14 @@ type MeasurementRetention struct {
 //
 // +kubebuilder:validation:XValidation:rule="!(has(self.value) && has(self.valueFrom))",message="an argument sets value or valueFrom, not both"
 type Argument struct {
+	// Name of the argument, used as {{args.name}}.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
 	// Value of the argument; when neither value nor valueFrom is set the
 	// argument is required.
 	// +optional
 	Value *string `json:"value,omitempty"`
+	// ValueFrom reads the value from a Secret or a field.
 	// +optional
 	ValueFrom *ValueFrom `json:"valueFrom,omitempty"`
 }
@@ -184,14 +194,17 @@ type ValueFrom struct {
 	// is never written into the run.
 	// +optional
 	SecretKeyRef *SecretKeyRef `json:"secretKeyRef,omitempty"`
+	// FieldRef reads a field of the run's owner, such as metadata.labels['app'].
 	// +optional
 	FieldRef *FieldRef `json:"fieldRef,omitempty"`
 }
 
 // SecretKeyRef names a key of a Secret.
 type SecretKeyRef struct {
+	// Name of the Secret.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
+	// Key within the Secret.
 	// +kubebuilder:validation:MinLength=1
 	Key string `json:"key"`
 }
@@ -275,58 +288,82 @@ func (p AnalysisPhase) Completed() bool {
 
 // AnalysisRunStatus is the observed state of an AnalysisRun.
 type AnalysisRunStatus struct {
+	// Phase is the run's phase: Pending, Running, Successful, Failed, Error or Inconclusive.
 	// +optional
 	Phase AnalysisPhase `json:"phase,omitempty"`
+	// Message explains the phase.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// MetricResults hold each metric's measurements and counters.
 	// +optional
 	MetricResults []MetricResult `json:"metricResults,omitempty"`
+	// StartedAt is when the run started measuring.
 	// +optional
 	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// RunSummary counts the metrics by phase.
 	// +optional
 	RunSummary RunSummary `json:"runSummary,omitzero"`
+	// DryRunSummary counts the dry-run metrics by phase.
 	// +optional
 	DryRunSummary *RunSummary `json:"dryRunSummary,omitempty"`
+	// CompletedAt is when the run reached a final phase.
 	// +optional
 	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
 }
 
 // RunSummary counts metrics by phase.
 type RunSummary struct {
+	// Count of metrics.
 	// +optional
 	Count int32 `json:"count,omitempty"`
+	// Successful metrics.
 	// +optional
 	Successful int32 `json:"successful,omitempty"`
+	// Failed metrics.
 	// +optional
 	Failed int32 `json:"failed,omitempty"`
+	// Inconclusive metrics.
 	// +optional
 	Inconclusive int32 `json:"inconclusive,omitempty"`
+	// Metrics in Error.
 	// +optional
 	Error int32 `json:"error,omitempty"`
 }
 
 // MetricResult is the state of one metric of a run.
 type MetricResult struct {
+	// Name of the metric.
 	Name  string        `json:"name"`
+	// Phase of the metric.
 	Phase AnalysisPhase `json:"phase"`
+	// Measurements are the latest measurements, oldest first, as many as the retention keeps.
 	// +optional
 	Measurements []Measurement `json:"measurements,omitempty"`
+	// Message explains the phase.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Count of measurements taken.
 	// +optional
 	Count int32 `json:"count,omitempty"`
+	// Successful measurements.
 	// +optional
 	Successful int32 `json:"successful,omitempty"`
+	// Failed measurements.
 	// +optional
 	Failed int32 `json:"failed,omitempty"`
+	// Inconclusive measurements.
 	// +optional
 	Inconclusive int32 `json:"inconclusive,omitempty"`
+	// Measurements in Error.
 	// +optional
 	Error int32 `json:"error,omitempty"`
+	// ConsecutiveError counts the errors since the last measurement that was not an error.
 	// +optional
 	ConsecutiveError int32 `json:"consecutiveError,omitempty"`
+	// ConsecutiveSuccess counts the successes since the last measurement that was not a success.
 	// +optional
 	ConsecutiveSuccess int32 `json:"consecutiveSuccess,omitempty"`
+	// DryRun is true for a metric that does not decide the run.
 	// +optional
 	DryRun bool `json:"dryRun,omitempty"`
 	// Metadata holds provider details, such as the resolved query.
@@ -336,15 +373,21 @@ type MetricResult struct {
 
 // Measurement is one observation of a metric.
 type Measurement struct {
+	// Phase of the measurement.
 	Phase AnalysisPhase `json:"phase"`
+	// Message explains an error or an unexpected value.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// StartedAt is when the measurement began.
 	// +optional
 	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// FinishedAt is when the measurement completed.
 	// +optional
 	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+	// Value is the provider's answer, as text.
 	// +optional
 	Value string `json:"value,omitempty"`
+	// Metadata holds provider details, such as a Job's name.
 	// +optional
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// ResumeAt is when a measurement still running is polled again.

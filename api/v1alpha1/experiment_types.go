@@ -61,39 +61,51 @@ type ExperimentSpec struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
+	// DryRun lists metrics whose result does not decide the analyses.
 	// +optional
 	DryRun []DryRun `json:"dryRun,omitempty"`
+	// MeasurementRetention sets how many measurements the analyses' metrics keep.
 	// +optional
 	MeasurementRetention []MeasurementRetention `json:"measurementRetention,omitempty"`
+	// AnalysisRunMetadata is added to the analyses' runs.
 	// +optional
 	AnalysisRunMetadata AnalysisRunMetadata `json:"analysisRunMetadata,omitzero"`
 }
 
 // TemplateSpec is one ReplicaSet of an experiment.
 type TemplateSpec struct {
+	// Name of the template; the ReplicaSet is named <experiment>-<name>.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
 	// Replicas defaults to 1.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	Replicas *int32 `json:"replicas,omitempty"`
+	// MinReadySeconds before a pod counts as available.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	MinReadySeconds int32                  `json:"minReadySeconds,omitempty"`
+	// Selector of the template's pods; it must match the template's labels.
 	Selector        *metav1.LabelSelector  `json:"selector"`
+	// Template of the pods.
 	Template        corev1.PodTemplateSpec `json:"template"`
+	// Service asks for a Service in front of the template's pods.
 	// +optional
 	Service *TemplateService `json:"service,omitempty"`
 }
 
 // ExperimentAnalysisTemplateRef is an analysis of an experiment.
 type ExperimentAnalysisTemplateRef struct {
+	// Name of the analysis within the experiment.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
+	// TemplateName is the AnalysisTemplate (or, with clusterScope, ClusterAnalysisTemplate) to run.
 	// +kubebuilder:validation:MinLength=1
 	TemplateName string `json:"templateName"`
+	// ClusterScope takes templateName from ClusterAnalysisTemplates.
 	// +optional
 	ClusterScope bool `json:"clusterScope,omitempty"`
+	// Args are passed to the template.
 	// +optional
 	Args []Argument `json:"args,omitempty"`
 	// RequiredForCompletion: the experiment ends when every such analysis
@@ -116,41 +128,57 @@ const (
 
 // ExperimentStatus is the observed state of an Experiment.
 type ExperimentStatus struct {
+	// Phase of the experiment: Pending, Running, Successful, Failed, Error or Inconclusive.
 	// +optional
 	Phase AnalysisPhase `json:"phase,omitempty"`
+	// Message explains the phase.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// TemplateStatuses report each template's ReplicaSet.
 	// +optional
 	TemplateStatuses []TemplateStatus `json:"templateStatuses,omitempty"`
+	// AvailableAt is when every template became available.
 	// +optional
 	AvailableAt *metav1.Time `json:"availableAt,omitempty"`
+	// Conditions of the experiment.
 	// +optional
 	Conditions []ExperimentCondition `json:"conditions,omitempty"`
+	// AnalysisRuns report each analysis's run.
 	// +optional
 	AnalysisRuns []ExperimentAnalysisRunStatus `json:"analysisRuns,omitempty"`
 }
 
 // TemplateStatus is the state of one experiment template.
 type TemplateStatus struct {
+	// Name of the template.
 	Name string `json:"name"`
+	// Replicas is the number of pods.
 	// +optional
 	Replicas int32 `json:"replicas"`
+	// UpdatedReplicas is the number of pods with the template's spec.
 	// +optional
 	UpdatedReplicas int32 `json:"updatedReplicas"`
+	// ReadyReplicas is the number of ready pods.
 	// +optional
 	ReadyReplicas int32 `json:"readyReplicas"`
+	// AvailableReplicas is the number of available pods.
 	// +optional
 	AvailableReplicas int32 `json:"availableReplicas"`
+	// CollisionCount counts pod-template hash collisions.
 	// +optional
 	CollisionCount *int32 `json:"collisionCount,omitempty"`
 	// +optional
 	Status TemplateStatusCode `json:"status,omitempty"`
+	// Message explains the status.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// LastTransitionTime is when the status last changed.
 	// +optional
 	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
+	// ServiceName is the Service created for the template.
 	// +optional
 	ServiceName string `json:"serviceName,omitempty"`
+	// PodTemplateHash of the template's ReplicaSet.
 	// +optional
 	PodTemplateHash string `json:"podTemplateHash,omitempty"`
 }
@@ -160,23 +188,32 @@ type ExperimentConditionType string
 
 // ExperimentCondition is one condition of an experiment.
 type ExperimentCondition struct {
+	// Type of the condition.
 	Type   ExperimentConditionType `json:"type"`
 	Status corev1.ConditionStatus  `json:"status"`
+	// LastUpdateTime is when the condition was last written.
 	// +optional
 	LastUpdateTime metav1.Time `json:"lastUpdateTime,omitzero"`
+	// LastTransitionTime is when the status last changed.
 	// +optional
 	LastTransitionTime metav1.Time `json:"lastTransitionTime,omitzero"`
+	// Reason is a CamelCase word for the status.
 	// +optional
 	Reason string `json:"reason,omitempty"`
+	// Message explains the status.
 	// +optional
 	Message string `json:"message,omitempty"`
 }
 
 // ExperimentAnalysisRunStatus is the state of one analysis of an experiment.
 type ExperimentAnalysisRunStatus struct {
+	// Name of the analysis.
 	Name        string        `json:"name"`
+	// AnalysisRun is the run's name.
 	AnalysisRun string        `json:"analysisRun"`
+	// Phase of the run.
 	Phase       AnalysisPhase `json:"phase"`
+	// Message explains the phase.
 	// +optional
 	Message string `json:"message,omitempty"`
 }

@@ -116,8 +116,10 @@ type ReplicaProgressThreshold struct {
 
 // PingPongSpec names the two Services that alternate as stable and canary.
 type PingPongSpec struct {
+	// PingService is one of the two Services.
 	// +kubebuilder:validation:MinLength=1
 	PingService string `json:"pingService"`
+	// PongService is the other Service.
 	// +kubebuilder:validation:MinLength=1
 	PongService string `json:"pongService"`
 }
@@ -198,6 +200,7 @@ type SetHeaderRoute struct {
 	// Name of the route; it must be listed in trafficRouting.managedRoutes.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
+	// Match lists header conditions; a request must meet all of them. Empty removes the route.
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
 	Match []HeaderRoutingMatch `json:"match,omitempty"`
@@ -205,8 +208,10 @@ type SetHeaderRoute struct {
 
 // HeaderRoutingMatch matches one request header.
 type HeaderRoutingMatch struct {
+	// HeaderName is the request header to match.
 	// +kubebuilder:validation:MinLength=1
 	HeaderName string `json:"headerName"`
+	// HeaderValue is how its value must match.
 	// +optional
 	HeaderValue *StringMatch `json:"headerValue,omitempty"`
 }
@@ -215,10 +220,13 @@ type HeaderRoutingMatch struct {
 //
 // +kubebuilder:validation:XValidation:rule="[has(self.exact), has(self.prefix), has(self.regex)].filter(x, x).size() == 1",message="a string match needs exactly one of exact, prefix or regex"
 type StringMatch struct {
+	// Exact matches the whole value.
 	// +optional
 	Exact string `json:"exact,omitempty"`
+	// Prefix matches the start of the value.
 	// +optional
 	Prefix string `json:"prefix,omitempty"`
+	// Regex matches a regular expression (RE2).
 	// +optional
 	Regex string `json:"regex,omitempty"`
 }
@@ -242,10 +250,13 @@ type SetMirrorRoute struct {
 
 // RouteMatch matches a request by method, path and headers.
 type RouteMatch struct {
+	// Method matches the HTTP method.
 	// +optional
 	Method *StringMatch `json:"method,omitempty"`
+	// Path matches the request path.
 	// +optional
 	Path *StringMatch `json:"path,omitempty"`
+	// Headers match request headers by name.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=16
 	Headers map[string]StringMatch `json:"headers,omitempty"`
@@ -253,8 +264,10 @@ type RouteMatch struct {
 
 // PluginStep runs a step plugin with a configuration.
 type PluginStep struct {
+	// Name of the step plugin, "<org>/<name>".
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
+	// Config is passed to the plugin as JSON.
 	// +optional
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=object
@@ -299,15 +312,19 @@ const (
 
 // RolloutExperimentTemplate is one ReplicaSet of an experiment step.
 type RolloutExperimentTemplate struct {
+	// Name of the template within the experiment.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
 	// SpecRef is canary or stable.
 	SpecRef ReplicaSetSpecRef `json:"specRef"`
+	// Replicas of the template. Defaults to 1.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	Replicas *int32 `json:"replicas,omitempty"`
+	// Metadata is added to the template's pods.
 	// +optional
 	Metadata PodTemplateMetadata `json:"metadata,omitzero"`
+	// Selector overrides the rollout's selector for the template's pods.
 	// +optional
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 	// Weight of traffic sent to this template (SMI, ALB and Istio).
@@ -315,6 +332,7 @@ type RolloutExperimentTemplate struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
 	Weight *int32 `json:"weight,omitempty"`
+	// Service asks for a Service in front of the template's pods.
 	// +optional
 	Service *TemplateService `json:"service,omitempty"`
 }
@@ -329,14 +347,19 @@ type TemplateService struct {
 // RolloutExperimentStepAnalysisTemplateRef is an analysis of an experiment
 // step.
 type RolloutExperimentStepAnalysisTemplateRef struct {
+	// Name of the analysis within the experiment.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
+	// TemplateName is the AnalysisTemplate (or, with clusterScope, ClusterAnalysisTemplate) to run.
 	// +kubebuilder:validation:MinLength=1
 	TemplateName string `json:"templateName"`
+	// ClusterScope takes templateName from ClusterAnalysisTemplates.
 	// +optional
 	ClusterScope bool `json:"clusterScope,omitempty"`
+	// Args are passed to the template.
 	// +optional
 	Args []AnalysisRunArgument `json:"args,omitempty"`
+	// RequiredForCompletion: the experiment ends once every such analysis has completed.
 	// +optional
 	RequiredForCompletion bool `json:"requiredForCompletion,omitempty"`
 }
@@ -372,16 +395,20 @@ type RolloutAnalysisBackground struct {
 // AnalysisTemplateRef names an AnalysisTemplate or, with clusterScope, a
 // ClusterAnalysisTemplate.
 type AnalysisTemplateRef struct {
+	// TemplateName is the template's name.
 	// +kubebuilder:validation:MinLength=1
 	TemplateName string `json:"templateName"`
+	// ClusterScope takes templateName from ClusterAnalysisTemplates.
 	// +optional
 	ClusterScope bool `json:"clusterScope,omitempty"`
 }
 
 // AnalysisRunMetadata is metadata added to AnalysisRuns.
 type AnalysisRunMetadata struct {
+	// Labels added to the run.
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations added to the run.
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
@@ -390,10 +417,13 @@ type AnalysisRunMetadata struct {
 //
 // +kubebuilder:validation:XValidation:rule="!(has(self.value) && has(self.valueFrom))",message="an argument sets value or valueFrom, not both"
 type AnalysisRunArgument struct {
+	// Name of the argument, as the template declares it.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
+	// Value of the argument.
 	// +optional
 	Value string `json:"value,omitempty"`
+	// ValueFrom takes the value from the rollout.
 	// +optional
 	ValueFrom *ArgumentValueFrom `json:"valueFrom,omitempty"`
 }

@@ -121,7 +121,9 @@ const (
 
 // PauseCondition is one reason for a pause and when it began.
 type PauseCondition struct {
+	// Reason for the pause: CanaryPauseStep, BlueGreenPause, InconclusiveAnalysisRun or InconclusiveExperiment.
 	Reason    PauseReason `json:"reason"`
+	// StartTime is when the pause began.
 	StartTime metav1.Time `json:"startTime"`
 }
 
@@ -130,47 +132,62 @@ type RolloutConditionType string
 
 // RolloutCondition is one condition of a rollout.
 type RolloutCondition struct {
+	// Type of the condition: InvalidSpec, Available, Progressing, ReplicaFailure, Paused, Completed or Healthy.
 	Type   RolloutConditionType   `json:"type"`
 	Status corev1.ConditionStatus `json:"status"`
+	// LastUpdateTime is when the condition was last written.
 	// +optional
 	LastUpdateTime metav1.Time `json:"lastUpdateTime,omitzero"`
+	// LastTransitionTime is when the status last changed.
 	// +optional
 	LastTransitionTime metav1.Time `json:"lastTransitionTime,omitzero"`
+	// Reason is a CamelCase word for the status, such as RolloutAborted.
 	// +optional
 	Reason string `json:"reason,omitempty"`
+	// Message explains the status.
 	// +optional
 	Message string `json:"message,omitempty"`
 }
 
 // CanaryStatus is the status of a canary release.
 type CanaryStatus struct {
+	// CurrentStepAnalysisRunStatus is the run of the current analysis step.
 	// +optional
 	CurrentStepAnalysisRunStatus *RolloutAnalysisRunStatus `json:"currentStepAnalysisRunStatus,omitempty"`
+	// CurrentBackgroundAnalysisRunStatus is the background analysis run.
 	// +optional
 	CurrentBackgroundAnalysisRunStatus *RolloutAnalysisRunStatus `json:"currentBackgroundAnalysisRunStatus,omitempty"`
+	// CurrentExperiment is the experiment of the current step.
 	// +optional
 	CurrentExperiment string `json:"currentExperiment,omitempty"`
 	// Weights are the traffic weights the routers were last given.
 	// +optional
 	Weights *TrafficWeights `json:"weights,omitempty"`
+	// StablePingPong says which ping-pong Service is stable: ping or pong.
 	// +optional
 	StablePingPong PingPongType `json:"stablePingPong,omitempty"`
+	// StepPluginStatuses report the plugin steps.
 	// +optional
 	StepPluginStatuses []StepPluginStatus `json:"stepPluginStatuses,omitempty"`
 }
 
 // RolloutAnalysisRunStatus is the state of an AnalysisRun a rollout waits on.
 type RolloutAnalysisRunStatus struct {
+	// Name of the AnalysisRun.
 	Name   string        `json:"name"`
 	Status AnalysisPhase `json:"status"`
+	// Message explains the run's phase.
 	// +optional
 	Message string `json:"message,omitempty"`
 }
 
 // TrafficWeights are the weights of each destination.
 type TrafficWeights struct {
+	// Canary is the canary's destination and weight.
 	Canary WeightDestination `json:"canary"`
+	// Stable is the stable version's destination and weight.
 	Stable WeightDestination `json:"stable"`
+	// Additional destinations, such as weighted experiment templates.
 	// +optional
 	Additional []WeightDestination `json:"additional,omitempty"`
 	// Verified is whether the load balancer was seen to apply the weights.
@@ -180,31 +197,44 @@ type TrafficWeights struct {
 
 // WeightDestination is one destination and its weight.
 type WeightDestination struct {
+	// Weight of the destination.
 	Weight int32 `json:"weight"`
+	// ServiceName of the destination.
 	// +optional
 	ServiceName string `json:"serviceName,omitempty"`
+	// PodTemplateHash of the destination's ReplicaSet.
 	// +optional
 	PodTemplateHash string `json:"podTemplateHash,omitempty"`
 }
 
 // StepPluginStatus is the state of a plugin step.
 type StepPluginStatus struct {
+	// Index of the step.
 	Index int32  `json:"index"`
+	// Name of the plugin.
 	Name  string `json:"name"`
+	// Operation last run: Run, Terminate or Abort.
 	// +optional
 	Operation string `json:"operation,omitempty"`
+	// Phase of the step: Running, Successful, Failed or Error.
 	// +optional
 	Phase string `json:"phase,omitempty"`
+	// Message from the plugin.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// StartedAt is when the step started.
 	// +optional
 	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// UpdatedAt is when the status last changed.
 	// +optional
 	UpdatedAt *metav1.Time `json:"updatedAt,omitempty"`
+	// Backoff is how long until the plugin is asked again.
 	// +optional
 	Backoff DurationString `json:"backoff,omitempty"`
+	// Executions counts the calls to the plugin.
 	// +optional
 	Executions int32 `json:"executions,omitempty"`
+	// Disabled is true when the plugin is switched off globally.
 	// +optional
 	Disabled bool `json:"disabled,omitempty"`
 	// +optional
@@ -216,48 +246,64 @@ type StepPluginStatus struct {
 
 // BlueGreenStatus is the status of a blue/green release.
 type BlueGreenStatus struct {
+	// PreviewSelector is the pod-template hash the preview Service selects.
 	// +optional
 	PreviewSelector string `json:"previewSelector,omitempty"`
+	// ActiveSelector is the pod-template hash the active Service selects.
 	// +optional
 	ActiveSelector string `json:"activeSelector,omitempty"`
+	// ScaleUpPreviewCheckPoint records that the preview was scaled to full size before promotion.
 	// +optional
 	ScaleUpPreviewCheckPoint bool `json:"scaleUpPreviewCheckPoint,omitempty"`
+	// PrePromotionAnalysisRunStatus is the pre-promotion run.
 	// +optional
 	PrePromotionAnalysisRunStatus *RolloutAnalysisRunStatus `json:"prePromotionAnalysisRunStatus,omitempty"`
+	// PostPromotionAnalysisRunStatus is the post-promotion run.
 	// +optional
 	PostPromotionAnalysisRunStatus *RolloutAnalysisRunStatus `json:"postPromotionAnalysisRunStatus,omitempty"`
 }
 
 // ALBStatus is the AWS resources behind one ALB Ingress.
 type ALBStatus struct {
+	// LoadBalancer serving the Ingress.
 	// +optional
 	LoadBalancer AwsResourceRef `json:"loadBalancer,omitzero"`
+	// CanaryTargetGroup of the canary Service.
 	// +optional
 	CanaryTargetGroup AwsResourceRef `json:"canaryTargetGroup,omitzero"`
+	// StableTargetGroup of the stable Service.
 	// +optional
 	StableTargetGroup AwsResourceRef `json:"stableTargetGroup,omitzero"`
+	// Ingress these resources belong to.
 	// +optional
 	Ingress string `json:"ingress,omitempty"`
 }
 
 // AwsResourceRef identifies an AWS resource.
 type AwsResourceRef struct {
+	// Name of the resource.
 	// +optional
 	Name string `json:"name,omitempty"`
+	// ARN of the resource.
 	// +optional
 	ARN string `json:"arn,omitempty"`
+	// FullName is the name CloudWatch dimensions use, such as app/name/id.
 	// +optional
 	FullName string `json:"fullName,omitempty"`
 }
 
 // RolloutDuration records the timing of the last update.
 type RolloutDuration struct {
+	// RolloutStartedAt is when the update began.
 	// +optional
 	RolloutStartedAt *metav1.Time `json:"rolloutStartedAt,omitempty"`
+	// ManualPauseStartedAt is when the current manual pause began.
 	// +optional
 	ManualPauseStartedAt *metav1.Time `json:"manualPauseStartedAt,omitempty"`
+	// TotalManualPauseDurationSeconds adds up the manual pauses.
 	// +optional
 	TotalManualPauseDurationSeconds int64 `json:"totalManualPauseDurationSeconds,omitempty"`
+	// FinishedAt is when the update ended.
 	// +optional
 	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
 	// CompletionStatus is Promoted, FastPromoted, Aborted, Superseded,

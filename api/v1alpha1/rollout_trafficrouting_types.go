@@ -58,6 +58,7 @@ type RolloutTrafficRouting struct {
 
 // MangedRoutes names a managed route. The type keeps Argo Rollouts' spelling.
 type MangedRoutes struct {
+	// Name of the route.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
 }
@@ -66,8 +67,10 @@ type MangedRoutes struct {
 //
 // +kubebuilder:validation:XValidation:rule="has(self.virtualService) != has(self.virtualServices)",message="istio needs exactly one of virtualService or virtualServices"
 type IstioTrafficRouting struct {
+	// VirtualService is the one VirtualService to patch.
 	// +optional
 	VirtualService *IstioVirtualService `json:"virtualService,omitempty"`
+	// VirtualServices are several VirtualServices to patch.
 	// +optional
 	VirtualServices []IstioVirtualService `json:"virtualServices,omitempty"`
 	// DestinationRule enables a subset-level split.
@@ -94,26 +97,33 @@ type IstioVirtualService struct {
 
 // TLSRoute matches an Istio TLS route.
 type TLSRoute struct {
+	// Port the TLS route matches.
 	// +optional
 	Port int64 `json:"port,omitempty"`
+	// SNIHosts the TLS route matches.
 	// +optional
 	SNIHosts []string `json:"sniHosts,omitempty"`
 }
 
 // TCPRoute matches an Istio TCP route.
 type TCPRoute struct {
+	// Port the TCP route matches.
 	// +optional
 	Port int64 `json:"port,omitempty"`
 }
 
 // IstioDestinationRule names the subsets of a subset-level split.
 type IstioDestinationRule struct {
+	// Name of the DestinationRule.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
+	// CanarySubsetName is the subset patched with the canary's hash.
 	// +kubebuilder:validation:MinLength=1
 	CanarySubsetName string `json:"canarySubsetName"`
+	// StableSubsetName is the subset patched with the stable hash.
 	// +kubebuilder:validation:MinLength=1
 	StableSubsetName string `json:"stableSubsetName"`
+	// AdditionalSubsetNames are other subsets, for weighted experiments.
 	// +optional
 	AdditionalSubsetNames []string `json:"additionalSubsetNames,omitempty"`
 }
@@ -125,8 +135,10 @@ type NginxTrafficRouting struct {
 	// AnnotationPrefix defaults to nginx.ingress.kubernetes.io.
 	// +optional
 	AnnotationPrefix string `json:"annotationPrefix,omitempty"`
+	// StableIngress is the Ingress of the stable Service.
 	// +optional
 	StableIngress string `json:"stableIngress,omitempty"`
+	// StableIngresses are several Ingresses of the stable Service.
 	// +optional
 	StableIngresses []string `json:"stableIngresses,omitempty"`
 	// AdditionalIngressAnnotations are added, prefixed, to the canary
@@ -143,8 +155,10 @@ type NginxTrafficRouting struct {
 //
 // +kubebuilder:validation:XValidation:rule="(has(self.ingress) && size(self.ingress) > 0) != (has(self.ingresses) && size(self.ingresses) > 0)",message="alb needs exactly one of ingress or ingresses"
 type ALBTrafficRouting struct {
+	// Ingress is the Ingress whose action annotation carries the weights.
 	// +optional
 	Ingress string `json:"ingress,omitempty"`
+	// Ingresses are several Ingresses that get the same weights.
 	// +optional
 	Ingresses []string `json:"ingresses,omitempty"`
 	// ServicePort is the port of the Services in the forward action.
@@ -157,13 +171,16 @@ type ALBTrafficRouting struct {
 	// AnnotationPrefix defaults to alb.ingress.kubernetes.io.
 	// +optional
 	AnnotationPrefix string `json:"annotationPrefix,omitempty"`
+	// StickinessConfig keeps a client on one target group.
 	// +optional
 	StickinessConfig *StickinessConfig `json:"stickinessConfig,omitempty"`
 }
 
 // StickinessConfig is the ALB target-group stickiness.
 type StickinessConfig struct {
+	// Enabled turns target-group stickiness on.
 	Enabled bool `json:"enabled"`
+	// DurationSeconds is how long a client sticks, 1 to 604800.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=604800
 	DurationSeconds int64 `json:"durationSeconds"`
@@ -181,54 +198,66 @@ type SMITrafficRouting struct {
 
 // AmbassadorTrafficRouting names the Ambassador Mappings to clone.
 type AmbassadorTrafficRouting struct {
+	// Mappings are the Ambassador Mappings to clone into weighted canary Mappings.
 	// +kubebuilder:validation:MinItems=1
 	Mappings []string `json:"mappings"`
 }
 
 // AppMeshTrafficRouting configures AWS App Mesh.
 type AppMeshTrafficRouting struct {
+	// VirtualService whose routes are weighted.
 	// +optional
 	VirtualService *AppMeshVirtualService `json:"virtualService,omitempty"`
+	// VirtualNodeGroup are the canary and stable virtual nodes.
 	// +optional
 	VirtualNodeGroup *AppMeshVirtualNodeGroup `json:"virtualNodeGroup,omitempty"`
 }
 
 // AppMeshVirtualService names an App Mesh virtual service and routes.
 type AppMeshVirtualService struct {
+	// Name of the virtual service.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
+	// Routes to weight; empty means all.
 	// +optional
 	Routes []string `json:"routes,omitempty"`
 }
 
 // AppMeshVirtualNodeGroup names the canary and stable virtual nodes.
 type AppMeshVirtualNodeGroup struct {
+	// CanaryVirtualNodeRef is the canary's virtual node.
 	CanaryVirtualNodeRef *AppMeshVirtualNodeReference `json:"canaryVirtualNodeRef"`
+	// StableVirtualNodeRef is the stable version's virtual node.
 	StableVirtualNodeRef *AppMeshVirtualNodeReference `json:"stableVirtualNodeRef"`
 }
 
 // AppMeshVirtualNodeReference names a virtual node.
 type AppMeshVirtualNodeReference struct {
+	// Name of the virtual node.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
 }
 
 // TraefikTrafficRouting names a weighted TraefikService.
 type TraefikTrafficRouting struct {
+	// WeightedTraefikServiceName is the TraefikService whose weights are patched.
 	// +kubebuilder:validation:MinLength=1
 	WeightedTraefikServiceName string `json:"weightedTraefikServiceName"`
 }
 
 // ApisixTrafficRouting names an ApisixRoute.
 type ApisixTrafficRouting struct {
+	// Route is the ApisixRoute to patch.
 	// +optional
 	Route *ApisixRoute `json:"route,omitempty"`
 }
 
 // ApisixRoute names an ApisixRoute and its rules.
 type ApisixRoute struct {
+	// Name of the ApisixRoute.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
+	// Rules to weight; empty means all.
 	// +optional
 	Rules []string `json:"rules,omitempty"`
 }
@@ -247,11 +276,13 @@ type GatewayAPITrafficRouting struct {
 	// GRPCRoute names a single GRPCRoute.
 	// +optional
 	GRPCRoute string `json:"grpcRoute,omitempty"`
+	// GRPCRoutes names several GRPCRoutes.
 	// +optional
 	GRPCRoutes []GatewayAPIRoute `json:"grpcRoutes,omitempty"`
 	// TCPRoute names a single TCPRoute.
 	// +optional
 	TCPRoute string `json:"tcpRoute,omitempty"`
+	// TCPRoutes names several TCPRoutes.
 	// +optional
 	TCPRoutes []GatewayAPIRoute `json:"tcpRoutes,omitempty"`
 	// Namespace of the routes; defaults to the rollout's.
@@ -265,6 +296,7 @@ type GatewayAPITrafficRouting struct {
 
 // GatewayAPIRoute names one route and, optionally, one of its rules.
 type GatewayAPIRoute struct {
+	// Name of the route.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
 	// Rule is the name of the rule (sectionName) whose backendRefs are

@@ -250,8 +250,10 @@ type BlueGreenStrategy struct {
 //
 // +kubebuilder:validation:XValidation:rule="has(self.preferredDuringSchedulingIgnoredDuringExecution) != has(self.requiredDuringSchedulingIgnoredDuringExecution)",message="antiAffinity needs exactly one of preferredDuringSchedulingIgnoredDuringExecution or requiredDuringSchedulingIgnoredDuringExecution"
 type AntiAffinity struct {
+	// PreferredDuringSchedulingIgnoredDuringExecution prefers nodes without the previous version's pods.
 	// +optional
 	PreferredDuringSchedulingIgnoredDuringExecution *PreferredDuringSchedulingIgnoredDuringExecution `json:"preferredDuringSchedulingIgnoredDuringExecution,omitempty"`
+	// RequiredDuringSchedulingIgnoredDuringExecution requires nodes without the previous version's pods.
 	// +optional
 	RequiredDuringSchedulingIgnoredDuringExecution *RequiredDuringSchedulingIgnoredDuringExecution `json:"requiredDuringSchedulingIgnoredDuringExecution,omitempty"`
 }
@@ -272,8 +274,10 @@ type RequiredDuringSchedulingIgnoredDuringExecution struct{}
 // PodTemplateMetadata is ephemeral metadata applied to pods while they hold a
 // role (canary, stable, active, preview).
 type PodTemplateMetadata struct {
+	// Labels added to the pods.
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations added to the pods.
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
