@@ -199,7 +199,7 @@ type WebMetric struct {
 type WebMetricHeader struct {
 	// Key is the header's name.
 	// +kubebuilder:validation:MinLength=1
-	Key   string `json:"key"`
+	Key string `json:"key"`
 	// Value is the header's value.
 	Value string `json:"value"`
 }
@@ -415,9 +415,9 @@ type KayentaMetric struct {
 	ConfigurationAccountName string `json:"configurationAccountName,omitempty"`
 	// StorageAccountName is Kayenta's storage account.
 	// +optional
-	StorageAccountName string           `json:"storageAccountName,omitempty"`
+	StorageAccountName string `json:"storageAccountName,omitempty"`
 	// Threshold are the scores that pass (at or above pass) and that are marginal (at or above marginal, Inconclusive).
-	Threshold          KayentaThreshold `json:"threshold"`
+	Threshold KayentaThreshold `json:"threshold"`
 	// Scopes pair the control and experiment series to compare.
 	// +kubebuilder:validation:MinItems=1
 	Scopes []KayentaScope `json:"scopes"`
@@ -442,9 +442,9 @@ type KayentaThreshold struct {
 type KayentaScope struct {
 	// Name of the scope.
 	// +kubebuilder:validation:MinLength=1
-	Name            string      `json:"name"`
+	Name string `json:"name"`
 	// ControlScope selects the baseline's series.
-	ControlScope    ScopeDetail `json:"controlScope"`
+	ControlScope ScopeDetail `json:"controlScope"`
 	// ExperimentScope selects the canary's series.
 	ExperimentScope ScopeDetail `json:"experimentScope"`
 }

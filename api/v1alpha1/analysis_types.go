@@ -333,7 +333,7 @@ type RunSummary struct {
 // MetricResult is the state of one metric of a run.
 type MetricResult struct {
 	// Name of the metric.
-	Name  string        `json:"name"`
+	Name string `json:"name"`
 	// Phase of the metric.
 	Phase AnalysisPhase `json:"phase"`
 	// Measurements are the latest measurements, oldest first, as many as the retention keeps.

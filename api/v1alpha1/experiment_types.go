@@ -84,11 +84,11 @@ type TemplateSpec struct {
 	// MinReadySeconds before a pod counts as available.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
-	MinReadySeconds int32                  `json:"minReadySeconds,omitempty"`
+	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
 	// Selector of the template's pods; it must match the template's labels.
-	Selector        *metav1.LabelSelector  `json:"selector"`
+	Selector *metav1.LabelSelector `json:"selector"`
 	// Template of the pods.
-	Template        corev1.PodTemplateSpec `json:"template"`
+	Template corev1.PodTemplateSpec `json:"template"`
 	// Service asks for a Service in front of the template's pods.
 	// +optional
 	Service *TemplateService `json:"service,omitempty"`
@@ -208,11 +208,11 @@ type ExperimentCondition struct {
 // ExperimentAnalysisRunStatus is the state of one analysis of an experiment.
 type ExperimentAnalysisRunStatus struct {
 	// Name of the analysis.
-	Name        string        `json:"name"`
+	Name string `json:"name"`
 	// AnalysisRun is the run's name.
-	AnalysisRun string        `json:"analysisRun"`
+	AnalysisRun string `json:"analysisRun"`
 	// Phase of the run.
-	Phase       AnalysisPhase `json:"phase"`
+	Phase AnalysisPhase `json:"phase"`
 	// Message explains the phase.
 	// +optional
 	Message string `json:"message,omitempty"`

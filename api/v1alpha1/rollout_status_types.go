@@ -122,7 +122,7 @@ const (
 // PauseCondition is one reason for a pause and when it began.
 type PauseCondition struct {
 	// Reason for the pause: CanaryPauseStep, BlueGreenPause, InconclusiveAnalysisRun or InconclusiveExperiment.
-	Reason    PauseReason `json:"reason"`
+	Reason PauseReason `json:"reason"`
 	// StartTime is when the pause began.
 	StartTime metav1.Time `json:"startTime"`
 }
@@ -210,9 +210,9 @@ type WeightDestination struct {
 // StepPluginStatus is the state of a plugin step.
 type StepPluginStatus struct {
 	// Index of the step.
-	Index int32  `json:"index"`
+	Index int32 `json:"index"`
 	// Name of the plugin.
-	Name  string `json:"name"`
+	Name string `json:"name"`
 	// Operation last run: Run, Terminate or Abort.
 	// +optional
 	Operation string `json:"operation,omitempty"`
