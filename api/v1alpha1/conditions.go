@@ -79,6 +79,11 @@ const (
 	RevisionAnnotation = "rollout.ramp.dev/revision"
 	// RevisionHistoryAnnotation lists the earlier revisions of a ReplicaSet.
 	RevisionHistoryAnnotation = "rollout.ramp.dev/revision-history"
+	// TemplateDigestAnnotation is the SHA-256 of the pod template (as the
+	// Rollout holds it) a ReplicaSet was made from. The API server adds
+	// defaults to a ReplicaSet's template, so this, not the template, tells
+	// whether a ReplicaSet runs a Rollout's template.
+	TemplateDigestAnnotation = "rollout.ramp.dev/template-digest"
 	// DesiredReplicasAnnotation is the rollout's replicas when the
 	// ReplicaSet was last scaled.
 	DesiredReplicasAnnotation = "rollout.ramp.dev/desired-replicas"

@@ -1,7 +1,9 @@
 package replicaset
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"hash/fnv"
 
@@ -30,6 +32,17 @@ func TemplateHash(template *corev1.PodTemplateSpec, collisionCount *int32) strin
 		_, _ = h.Write(buf[:])
 	}
 	return rand.SafeEncodeString(uintToString(h.Sum32()))
+}
+
+// TemplateDigest is the SHA-256 of template's JSON encoding, in hex: the
+// identity of a template, where TemplateHash is only its short name.
+func TemplateDigest(template *corev1.PodTemplateSpec) string {
+	b, err := json.Marshal(template)
+	if err != nil {
+		b = []byte(template.String())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func uintToString(v uint32) string {

@@ -7,7 +7,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -44,6 +43,7 @@ func New(ro *v1alpha1.Rollout, hash string, revision int64) *appsv1.ReplicaSet {
 			Labels:    labels,
 			Annotations: map[string]string{
 				v1alpha1.RevisionAnnotation:        strconv.FormatInt(revision, 10),
+				v1alpha1.TemplateDigestAnnotation:  TemplateDigest(&ro.Spec.Template),
 				v1alpha1.DesiredReplicasAnnotation: strconv.Itoa(int(ro.Spec.GetReplicas())),
 			},
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(ro, v1alpha1.SchemeGroupVersion.WithKind("Rollout"))},
@@ -57,19 +57,11 @@ func New(ro *v1alpha1.Rollout, hash string, revision int64) *appsv1.ReplicaSet {
 	}
 }
 
-// SameTemplate reports whether rs runs template (ignoring the hash label).
+// SameTemplate reports whether rs was made from template. It compares
+// digests: rs's own template carries the API server's defaults and cannot be
+// compared field by field.
 func SameTemplate(rs *appsv1.ReplicaSet, template *corev1.PodTemplateSpec) bool {
-	a := rs.Spec.Template.DeepCopy()
-	delete(a.Labels, HashLabel)
-	if len(a.Labels) == 0 {
-		a.Labels = nil
-	}
-	b := template.DeepCopy()
-	delete(b.Labels, HashLabel)
-	if len(b.Labels) == 0 {
-		b.Labels = nil
-	}
-	return apiequality.Semantic.DeepEqual(a, b)
+	return rs.Annotations[v1alpha1.TemplateDigestAnnotation] == TemplateDigest(template)
 }
 
 // Hash returns the pod-template hash label of rs.

@@ -1,0 +1,137 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/controller/rollout"
+)
+
+// Options configure the controller.
+type Options struct {
+	// Namespace restricts the controller to one namespace; empty means all.
+	Namespace string
+	// InstanceID makes the controller handle only objects labelled
+	// ramp.dev/controller-instance-id with this value; empty means only
+	// objects without the label.
+	InstanceID string
+	// MetricsAddr serves Prometheus metrics; "0" turns them off.
+	MetricsAddr string
+	// ProbeAddr serves /healthz and /readyz; "0" turns them off.
+	ProbeAddr string
+	// LeaderElect runs leader election, so that only one replica acts.
+	LeaderElect bool
+	// LeaderElectionNamespace holds the Lease; defaults to the in-cluster
+	// namespace.
+	LeaderElectionNamespace string
+	// Clock tells reconcilers the time; defaults to the real clock.
+	Clock clock.PassiveClock
+}
+
+// Scheme is every type the controller reads or writes.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// NewManager builds a manager whose caches hold only Ramp's objects, the
+// ReplicaSets and pods that carry Ramp's pod-template hash label, and
+// Services.
+func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	owned, err := labels.NewRequirement(v1alpha1.DefaultRolloutUniqueLabelKey, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
+	ownedOnly := cache.ByObject{Label: labels.NewSelector().Add(*owned)}
+	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&appsv1.ReplicaSet{}: ownedOnly,
+		&corev1.Pod{}:        ownedOnly,
+	}}
+	if opts.Namespace != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{opts.Namespace: {}}
+	}
+	metricsAddr := opts.MetricsAddr
+	if metricsAddr == "" {
+		metricsAddr = "0"
+	}
+	probeAddr := opts.ProbeAddr
+	if probeAddr == "" {
+		probeAddr = "0"
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  Scheme(),
+		Cache:                   cacheOpts,
+		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          opts.LeaderElect,
+		LeaderElectionID:        leaderElectionID(opts.InstanceID),
+		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the manager: %w", err)
+	}
+	if probeAddr != "0" {
+		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+			return nil, err
+		}
+		if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+			return nil, err
+		}
+	}
+	return mgr, nil
+}
+
+func leaderElectionID(instanceID string) string {
+	if instanceID == "" {
+		return "ramp-controller-lock"
+	}
+	return "ramp-controller-lock-" + instanceID
+}
+
+// Setup registers Ramp's reconcilers with mgr.
+func Setup(mgr ctrl.Manager, opts Options) error {
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	r := &rollout.Reconciler{
+		Client:     mgr.GetClient(),
+		Events:     mgr.GetEventRecorder("ramp-controller"),
+		Clock:      clk,
+		InstanceID: opts.InstanceID,
+	}
+	return r.SetupWithManager(mgr)
+}
+
+// Run runs the controller until ctx is cancelled.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	mgr, err := NewManager(cfg, opts)
+	if err != nil {
+		return err
+	}
+	if err := Setup(mgr, opts); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}

@@ -1,0 +1,241 @@
+package rollout
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/replicaset"
+)
+
+// syncBlueGreen carries a blue/green release one step: the preview Service
+// follows the newest ReplicaSet, the active Service the stable one until
+// promotion.
+func (s *syncer) syncBlueGreen(ctx context.Context) error {
+	bg := s.ro.Spec.Strategy.BlueGreen
+	active, err := s.service(ctx, "spec.strategy.blueGreen.activeService", bg.ActiveService)
+	if err != nil || active == nil {
+		return err
+	}
+	preview := active
+	if bg.PreviewService != "" {
+		if preview, err = s.service(ctx, "spec.strategy.blueGreen.previewService", bg.PreviewService); err != nil || preview == nil {
+			return err
+		}
+	}
+	defer func() {
+		s.status.BlueGreen.ActiveSelector = selectorHash(active)
+		if bg.PreviewService != "" {
+			s.status.BlueGreen.PreviewSelector = selectorHash(preview)
+		}
+	}()
+	replicas := s.ro.Spec.GetReplicas()
+
+	// A stable ReplicaSet the status lost (or never recorded) is the one the
+	// active Service already serves.
+	if s.stableRS == nil {
+		if rs := replicaset.FindByHash(s.rss, selectorHash(active)); rs != nil {
+			s.stableRS = rs
+			s.status.StableRS = replicaset.Hash(rs)
+		}
+	}
+
+	switch {
+	case s.stableRS == nil:
+		// First deploy: nothing to protect, straight to full size.
+		if err := s.scale(ctx, s.newRS, replicas); err != nil {
+			return err
+		}
+		if preview != active {
+			if err := s.switchService(ctx, preview, s.hash); err != nil {
+				return err
+			}
+		}
+		if !replicaset.Available(s.newRS, replicas) {
+			return nil
+		}
+		return s.promote(ctx, active)
+
+	case s.newRS.UID == s.stableRS.UID:
+		// At rest, or rolled back to the stable template.
+		s.resetUpdateState()
+		if err := s.clearScaleDownDeadline(ctx, s.stableRS); err != nil {
+			return err
+		}
+		if err := s.scale(ctx, s.stableRS, replicas); err != nil {
+			return err
+		}
+		for _, svc := range []*corev1.Service{active, preview} {
+			if err := s.switchService(ctx, svc, s.hash); err != nil {
+				return err
+			}
+		}
+		if err := s.scaleDownOld(ctx, seconds(bg.GetScaleDownDelaySeconds()), s.stableRS); err != nil {
+			return err
+		}
+		return s.cleanupHistory(ctx)
+	}
+
+	// An update is in progress. The stable version keeps serving at full size.
+	if err := s.scale(ctx, s.stableRS, replicas); err != nil {
+		return err
+	}
+	if err := s.switchService(ctx, active, replicaset.Hash(s.stableRS)); err != nil {
+		return err
+	}
+	if s.status.Abort {
+		return s.abortBlueGreen(ctx, bg)
+	}
+	if s.status.AbortedAt != nil {
+		s.status.AbortedAt = nil
+		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutRetry, "Retrying the update to %s", replicaset.Describe(s.newRS))
+	}
+	// An intermediate version (replaced before it was promoted) serves no
+	// active traffic: it goes at once.
+	if err := s.scaleDownOld(ctx, 0, s.stableRS, s.newRS); err != nil {
+		return err
+	}
+	if preview != active {
+		if err := s.switchService(ctx, preview, s.hash); err != nil {
+			return err
+		}
+	}
+	if s.ro.Spec.Paused {
+		return nil
+	}
+	previewReplicas := replicas
+	if bg.PreviewReplicaCount != nil && !s.status.BlueGreen.ScaleUpPreviewCheckPoint {
+		previewReplicas = min(*bg.PreviewReplicaCount, replicas)
+	}
+	if err := s.scale(ctx, s.newRS, previewReplicas); err != nil {
+		return err
+	}
+	if !replicaset.Available(s.newRS, previewReplicas) {
+		return nil
+	}
+	if waiting := s.blueGreenPause(bg); waiting {
+		return nil
+	}
+	s.status.BlueGreen.ScaleUpPreviewCheckPoint = true
+	if err := s.scale(ctx, s.newRS, replicas); err != nil {
+		return err
+	}
+	if !replicaset.Available(s.newRS, replicas) {
+		return nil
+	}
+	return s.promote(ctx, active)
+}
+
+// blueGreenPause holds the release before the switch when auto-promotion
+// is off or delayed. It reports whether the release must wait.
+func (s *syncer) blueGreenPause(bg *v1alpha1.BlueGreenStrategy) bool {
+	if s.status.PromoteFull || (bg.GetAutoPromotionEnabled() && bg.AutoPromotionSeconds == 0) {
+		return false
+	}
+	cond := pauseCondition(s.status, v1alpha1.PauseReasonBlueGreenPause)
+	switch {
+	case cond == nil && !s.status.ControllerPause:
+		// Not paused yet for this update: pause now.
+		s.status.PauseConditions = append(s.status.PauseConditions, v1alpha1.PauseCondition{
+			Reason: v1alpha1.PauseReasonBlueGreenPause, StartTime: metav1.NewTime(s.now),
+		})
+		s.status.ControllerPause = true
+		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutPaused, "Rollout is paused (%s) before switching %s", v1alpha1.PauseReasonBlueGreenPause, bg.ActiveService)
+		if bg.AutoPromotionSeconds > 0 {
+			s.after(seconds(bg.AutoPromotionSeconds))
+		}
+		return true
+	case cond != nil:
+		if bg.AutoPromotionSeconds > 0 {
+			due := cond.StartTime.Add(seconds(bg.AutoPromotionSeconds))
+			if wait := due.Sub(s.now); wait > 0 {
+				s.after(wait)
+				return true
+			}
+			s.removePause(v1alpha1.PauseReasonBlueGreenPause)
+			s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutResumed, "Rollout resumed after autoPromotionSeconds (%ds)", bg.AutoPromotionSeconds)
+			return false
+		}
+		return true
+	default:
+		// Paused by the controller and the pause was cleared: promoted.
+		return false
+	}
+}
+
+// promote switches the active Service to the new ReplicaSet, which becomes
+// stable, and starts the old ones' scale-down delay.
+func (s *syncer) promote(ctx context.Context, active *corev1.Service) error {
+	if err := s.switchService(ctx, active, s.hash); err != nil {
+		return err
+	}
+	previous := s.stableRS
+	s.stableRS = s.newRS
+	s.status.StableRS = s.hash
+	s.resetUpdateState()
+	if previous != nil {
+		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutCompleted, "Rollout completed: %s is stable, replacing %s", replicaset.Describe(s.newRS), replicaset.Describe(previous))
+	} else {
+		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutCompleted, "Rollout completed: %s is stable", replicaset.Describe(s.newRS))
+	}
+	bg := s.ro.Spec.Strategy.BlueGreen
+	return s.scaleDownOld(ctx, seconds(bg.GetScaleDownDelaySeconds()), s.newRS)
+}
+
+// abortBlueGreen keeps the active Service on the stable ReplicaSet and
+// scales the new one down after abortScaleDownDelaySeconds (never, for 0).
+func (s *syncer) abortBlueGreen(ctx context.Context, bg *v1alpha1.BlueGreenStrategy) error {
+	if s.status.AbortedAt == nil {
+		t := metav1.NewTime(s.now)
+		s.status.AbortedAt = &t
+		s.event(corev1.EventTypeWarning, v1alpha1.ReasonRolloutAborted, "Rollout aborted: %s keeps serving, %s will be scaled down", replicaset.Describe(s.stableRS), replicaset.Describe(s.newRS))
+	}
+	// A retry starts the update over: pause again, preview at its size.
+	s.status.PauseConditions = nil
+	s.status.ControllerPause = false
+	s.status.BlueGreen.ScaleUpPreviewCheckPoint = false
+	delay := bg.GetAbortScaleDownDelaySeconds()
+	if delay == 0 {
+		return nil
+	}
+	due := s.status.AbortedAt.Add(seconds(delay))
+	if wait := due.Sub(s.now); wait > 0 {
+		s.after(wait)
+		return nil
+	}
+	return s.scale(ctx, s.newRS, 0)
+}
+
+// resetUpdateState forgets the per-update state once an update ends.
+func (s *syncer) resetUpdateState() {
+	s.status.PauseConditions = nil
+	s.status.ControllerPause = false
+	s.status.PromoteFull = false
+	s.status.Abort = false
+	s.status.AbortedAt = nil
+	s.status.BlueGreen.ScaleUpPreviewCheckPoint = false
+}
+
+func (s *syncer) removePause(reason v1alpha1.PauseReason) {
+	var kept []v1alpha1.PauseCondition
+	for _, c := range s.status.PauseConditions {
+		if c.Reason != reason {
+			kept = append(kept, c)
+		}
+	}
+	s.status.PauseConditions = kept
+}
+
+func pauseCondition(st *v1alpha1.RolloutStatus, reason v1alpha1.PauseReason) *v1alpha1.PauseCondition {
+	for i := range st.PauseConditions {
+		if st.PauseConditions[i].Reason == reason {
+			return &st.PauseConditions[i]
+		}
+	}
+	return nil
+}
+
+func seconds(n int32) time.Duration { return time.Duration(n) * time.Second }

@@ -1,0 +1,179 @@
+package rollout_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+)
+
+func TestBlueGreenFirstDeployGoesStraightToHealthy(t *testing.T) {
+	e := newEnv(t)
+	e.service("web-active", "web")
+	e.service("web-preview", "web")
+	e.create(blueGreen("web", 3, v1alpha1.BlueGreenStrategy{ActiveService: "web-active", PreviewService: "web-preview", AutoPromotionEnabled: ptr.To(false)}))
+
+	ro := e.waitPhase("web", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	hash := ro.Status.CurrentPodHash
+	if ro.Status.StableRS != hash || ro.Status.AvailableReplicas != 3 || ro.Status.UpdatedReplicas != 3 || ro.Status.HPAReplicas != 3 {
+		t.Errorf("status %+v", ro.Status)
+	}
+	if got := e.replicaSets("web"); len(got) != 1 || got[hash] != [2]int32{3, 3} {
+		t.Errorf("ReplicaSets %v, want one of 3 ready pods", got)
+	}
+	if e.selector("web-active") != hash || e.selector("web-preview") != hash {
+		t.Errorf("selectors active=%s preview=%s, want %s", e.selector("web-active"), e.selector("web-preview"), hash)
+	}
+	for _, c := range []v1alpha1.RolloutConditionType{v1alpha1.RolloutAvailable, v1alpha1.RolloutHealthy, v1alpha1.RolloutCompleted} {
+		if cond := condition(ro, c); cond == nil || cond.Status != corev1.ConditionTrue {
+			t.Errorf("condition %s: %+v", c, cond)
+		}
+	}
+	e.waitEvent("web", v1alpha1.ReasonNewReplicaSetCreated)
+	e.waitEvent("web", v1alpha1.ReasonRolloutCompleted)
+}
+
+func TestBlueGreenUpdateWithManualPromotion(t *testing.T) {
+	e := newEnv(t)
+	e.service("shop-active", "shop")
+	e.service("shop-preview", "shop")
+	e.create(blueGreen("shop", 2, v1alpha1.BlueGreenStrategy{
+		ActiveService: "shop-active", PreviewService: "shop-preview",
+		AutoPromotionEnabled: ptr.To(false), PreviewReplicaCount: ptr.To[int32](1), ScaleDownDelaySeconds: ptr.To[int32](2),
+	}))
+	v1 := e.waitPhase("shop", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+
+	e.setImage("shop", "example/shop:2")
+	ro := e.waitPhase("shop", v1alpha1.RolloutPhasePaused, 30*time.Second)
+	v2 := ro.Status.CurrentPodHash
+	if v2 == v1 {
+		t.Fatal("the new template has the old hash")
+	}
+	// The preview runs at previewReplicaCount behind the preview Service; the
+	// active Service still serves v1 at full size.
+	if got := e.replicaSets("shop"); got[v1] != [2]int32{2, 2} || got[v2] != [2]int32{1, 1} {
+		t.Errorf("ReplicaSets %v: want v1 2/2 and v2 1/1", got)
+	}
+	if e.selector("shop-active") != v1 || e.selector("shop-preview") != v2 {
+		t.Errorf("selectors active=%s preview=%s", e.selector("shop-active"), e.selector("shop-preview"))
+	}
+	if len(ro.Status.PauseConditions) != 1 || ro.Status.PauseConditions[0].Reason != v1alpha1.PauseReasonBlueGreenPause || !ro.Status.ControllerPause {
+		t.Errorf("pause state %+v", ro.Status)
+	}
+	if ro.Status.BlueGreen.ActiveSelector != v1 || ro.Status.BlueGreen.PreviewSelector != v2 {
+		t.Errorf("blueGreen status %+v", ro.Status.BlueGreen)
+	}
+	e.waitEvent("shop", v1alpha1.ReasonRolloutPaused)
+
+	// Promote: clear the pause, as `ramp promote` does.
+	e.patchStatus("shop", func(s *v1alpha1.RolloutStatus) { s.PauseConditions = nil })
+	ro = e.waitPhase("shop", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if ro.Status.StableRS != v2 || e.selector("shop-active") != v2 || e.selector("shop-preview") != v2 {
+		t.Fatalf("after promotion: stable %s active %s preview %s, want %s", ro.Status.StableRS, e.selector("shop-active"), e.selector("shop-preview"), v2)
+	}
+	// v1 waits out scaleDownDelaySeconds with a deadline, then goes.
+	if rs := e.replicaSet("shop", v1); rs.Annotations[v1alpha1.ScaleDownDeadlineAnnotationKey] == "" {
+		if *rs.Spec.Replicas != 0 {
+			t.Errorf("v1 has neither a scale-down deadline nor size 0: %v", rs.Annotations)
+		}
+	}
+	e.eventually(20*time.Second, "v1 scaled down after the delay", func() (bool, string) {
+		got := e.replicaSets("shop")
+		return got[v1] == [2]int32{0, 0} && got[v2] == [2]int32{2, 2}, fmt.Sprint(got)
+	})
+}
+
+func TestBlueGreenAutoPromotionSeconds(t *testing.T) {
+	e := newEnv(t)
+	e.service("auto-active", "auto")
+	e.create(blueGreen("auto", 1, v1alpha1.BlueGreenStrategy{ActiveService: "auto-active", AutoPromotionSeconds: 2, ScaleDownDelaySeconds: ptr.To[int32](0)}))
+	v1 := e.waitPhase("auto", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	e.setImage("auto", "example/auto:2")
+	ro := e.waitPhase("auto", v1alpha1.RolloutPhasePaused, 30*time.Second)
+	v2 := ro.Status.CurrentPodHash
+	paused := ro.Status.PauseConditions[0].StartTime.Time
+	ro = e.waitPhase("auto", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if ro.Status.StableRS != v2 || e.selector("auto-active") != v2 {
+		t.Fatalf("not promoted: %+v", ro.Status)
+	}
+	if since := time.Since(paused); since < time.Second {
+		t.Errorf("promoted %v after the pause began; want autoPromotionSeconds (2s)", since)
+	}
+	e.waitEvent("auto", v1alpha1.ReasonRolloutResumed)
+	e.eventually(20*time.Second, "v1 scaled down at once", func() (bool, string) {
+		got := e.replicaSets("auto")
+		return got[v1] == [2]int32{0, 0}, fmt.Sprint(got)
+	})
+}
+
+func TestBlueGreenAbortAndRetry(t *testing.T) {
+	e := newEnv(t)
+	e.service("ab-active", "ab")
+	e.service("ab-preview", "ab")
+	e.create(blueGreen("ab", 2, v1alpha1.BlueGreenStrategy{
+		ActiveService: "ab-active", PreviewService: "ab-preview", AutoPromotionEnabled: ptr.To(false), AbortScaleDownDelaySeconds: ptr.To[int32](1),
+	}))
+	v1 := e.waitPhase("ab", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	e.setImage("ab", "example/ab:2")
+	v2 := e.waitPhase("ab", v1alpha1.RolloutPhasePaused, 30*time.Second).Status.CurrentPodHash
+
+	e.patchStatus("ab", func(s *v1alpha1.RolloutStatus) { s.Abort = true })
+	ro := e.waitPhase("ab", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+	if !strings.Contains(ro.Status.Message, "aborted") || ro.Status.AbortedAt == nil {
+		t.Errorf("status after abort: %s %+v", ro.Status.Message, ro.Status.AbortedAt)
+	}
+	if c := condition(ro, v1alpha1.RolloutProgressing); c == nil || c.Reason != v1alpha1.ReasonRolloutAborted {
+		t.Errorf("Progressing condition %+v", c)
+	}
+	e.eventually(20*time.Second, "v2 scaled down after abortScaleDownDelaySeconds, v1 serving", func() (bool, string) {
+		got := e.replicaSets("ab")
+		return got[v2] == [2]int32{0, 0} && got[v1] == [2]int32{2, 2} && e.selector("ab-active") == v1, fmt.Sprint(got, " active ", e.selector("ab-active"))
+	})
+	e.waitEvent("ab", v1alpha1.ReasonRolloutAborted)
+
+	// Retry starts the update over: preview up again, paused before the switch.
+	e.patchStatus("ab", func(s *v1alpha1.RolloutStatus) { s.Abort = false })
+	e.waitPhase("ab", v1alpha1.RolloutPhasePaused, 30*time.Second)
+	if got := e.replicaSets("ab"); got[v2] != [2]int32{2, 2} || e.selector("ab-active") != v1 || e.selector("ab-preview") != v2 {
+		t.Errorf("after retry: %v active %s preview %s", got, e.selector("ab-active"), e.selector("ab-preview"))
+	}
+	e.waitEvent("ab", v1alpha1.ReasonRolloutRetry)
+}
+
+func TestBlueGreenMissingServiceIsDegradedThenRecovers(t *testing.T) {
+	e := newEnv(t)
+	e.create(blueGreen("lost", 1, v1alpha1.BlueGreenStrategy{ActiveService: "lost-active"}))
+	ro := e.waitPhase("lost", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+	c := condition(ro, v1alpha1.InvalidSpec)
+	if c == nil || c.Reason != v1alpha1.ReasonServiceReferenceError || !strings.Contains(c.Message, `Service "lost-active" not found`) {
+		t.Fatalf("InvalidSpec condition %+v", c)
+	}
+	e.waitEvent("lost", v1alpha1.ReasonServiceReferenceError)
+	e.service("lost-active", "lost")
+	ro = e.waitPhase("lost", v1alpha1.RolloutPhaseHealthy, 60*time.Second)
+	if condition(ro, v1alpha1.InvalidSpec) != nil {
+		t.Error("InvalidSpec condition kept after recovery")
+	}
+}
+
+func TestInvalidSpecIsDegradedWithTheFieldNamed(t *testing.T) {
+	e := newEnv(t)
+	e.service("bad-active", "bad")
+	ro := blueGreen("bad", 1, v1alpha1.BlueGreenStrategy{ActiveService: "bad-active"})
+	ro.Spec.Template.Labels = map[string]string{"app": "other"} // does not match the selector
+	e.create(ro)
+	got := e.waitPhase("bad", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+	c := condition(got, v1alpha1.InvalidSpec)
+	if c == nil || !strings.Contains(c.Message, "spec.template.metadata.labels") || !strings.Contains(c.Message, "must match spec.selector") {
+		t.Fatalf("InvalidSpec condition %+v", c)
+	}
+	if rs := e.replicaSets("bad"); len(rs) != 0 {
+		t.Errorf("an invalid rollout created ReplicaSets: %v", rs)
+	}
+	e.waitEvent("bad", v1alpha1.ReasonInvalidSpec)
+}

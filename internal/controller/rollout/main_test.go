@@ -1,0 +1,238 @@
+package rollout_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/app"
+	"github.com/rampdev/ramp/internal/cluster"
+	"github.com/rampdev/ramp/internal/replicaset"
+)
+
+var (
+	kube kubernetes.Interface
+	cl   client.Client
+)
+
+// TestMain runs one cluster and one controller for the package; each test
+// works in its own namespace.
+func TestMain(m *testing.M) {
+	c, err := cluster.Start(context.Background(), cluster.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the cluster:", err)
+		os.Exit(1)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	mgr, err := app.NewManager(c.Config(), app.Options{})
+	if err == nil {
+		err = app.Setup(mgr, app.Options{})
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the controller:", err)
+		os.Exit(1)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	kube = kubernetes.NewForConfigOrDie(c.Config())
+	cl, err = client.New(c.Config(), client.Options{Scheme: app.Scheme()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	cancel()
+	<-done
+	c.Stop()
+	os.Exit(code)
+}
+
+// env is one test's namespace.
+type env struct {
+	t   *testing.T
+	ctx context.Context
+	ns  string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ns := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	if len(ns) > 60 {
+		ns = ns[:60]
+	}
+	if _, err := kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, ctx: t.Context(), ns: ns}
+}
+
+func (e *env) eventually(timeout time.Duration, what string, cond func() (bool, string)) {
+	e.t.Helper()
+	var last string
+	err := wait.PollUntilContextTimeout(e.ctx, 25*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		ok, why := cond()
+		last = why
+		return ok, nil
+	})
+	if err != nil {
+		e.t.Fatalf("%s: not true after %v; last seen: %s", what, timeout, last)
+	}
+}
+
+func (e *env) service(name, app string) {
+	e.t.Helper()
+	_, err := kube.CoreV1().Services(e.ns).Create(e.ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": app}, Ports: []corev1.ServicePort{{Port: 80}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func blueGreen(name string, replicas int32, bg v1alpha1.BlueGreenStrategy) *v1alpha1.Rollout {
+	return &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.RolloutSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example/" + name + ":1"}}},
+			},
+			Strategy: v1alpha1.RolloutStrategy{BlueGreen: &bg},
+		},
+	}
+}
+
+func (e *env) create(ro *v1alpha1.Rollout) {
+	e.t.Helper()
+	ro.Namespace = e.ns
+	if err := cl.Create(e.ctx, ro); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) rollout(name string) *v1alpha1.Rollout {
+	e.t.Helper()
+	ro := &v1alpha1.Rollout{}
+	if err := cl.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: name}, ro); err != nil {
+		e.t.Fatal(err)
+	}
+	return ro
+}
+
+// setImage changes the rollout's image, as `ramp set image` will.
+func (e *env) setImage(name, image string) {
+	e.t.Helper()
+	ro := e.rollout(name)
+	patch := client.MergeFrom(ro.DeepCopy())
+	ro.Spec.Template.Spec.Containers[0].Image = image
+	if err := cl.Patch(e.ctx, ro, patch); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// patchStatus changes the rollout's status, as the CLI's actions do.
+func (e *env) patchStatus(name string, change func(*v1alpha1.RolloutStatus)) {
+	e.t.Helper()
+	ro := e.rollout(name)
+	patch := client.MergeFrom(ro.DeepCopy())
+	change(&ro.Status)
+	if err := cl.Status().Patch(e.ctx, ro, patch); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// replicaSets maps each of the rollout's ReplicaSets' hash to its desired
+// and ready sizes.
+func (e *env) replicaSets(name string) map[string][2]int32 {
+	e.t.Helper()
+	list, err := kube.AppsV1().ReplicaSets(e.ns).List(e.ctx, metav1.ListOptions{LabelSelector: "app=" + name})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string][2]int32{}
+	for _, rs := range list.Items {
+		out[rs.Labels[replicaset.HashLabel]] = [2]int32{ptr.Deref(rs.Spec.Replicas, 0), rs.Status.ReadyReplicas}
+	}
+	return out
+}
+
+func (e *env) replicaSet(name, hash string) *appsv1.ReplicaSet {
+	e.t.Helper()
+	rs, err := kube.AppsV1().ReplicaSets(e.ns).Get(e.ctx, name+"-"+hash, metav1.GetOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rs
+}
+
+func (e *env) selector(svc string) string {
+	e.t.Helper()
+	s, err := kube.CoreV1().Services(e.ns).Get(e.ctx, svc, metav1.GetOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s.Spec.Selector[replicaset.HashLabel]
+}
+
+// waitPhase waits for the phase and returns the rollout.
+func (e *env) waitPhase(name string, phase v1alpha1.RolloutPhase, timeout time.Duration) *v1alpha1.Rollout {
+	e.t.Helper()
+	var ro *v1alpha1.Rollout
+	e.eventually(timeout, name+" "+string(phase), func() (bool, string) {
+		ro = e.rollout(name)
+		return ro.Status.Phase == phase && ro.Status.ObservedGeneration == fmt.Sprint(ro.Generation),
+			fmt.Sprintf("phase %s (%s), observed %s of %d", ro.Status.Phase, ro.Status.Message, ro.Status.ObservedGeneration, ro.Generation)
+	})
+	return ro
+}
+
+func condition(ro *v1alpha1.Rollout, t v1alpha1.RolloutConditionType) *v1alpha1.RolloutCondition {
+	for i := range ro.Status.Conditions {
+		if ro.Status.Conditions[i].Type == t {
+			return &ro.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// events lists the reasons of the rollout's events, oldest first.
+func (e *env) events(name string) []string {
+	e.t.Helper()
+	list, err := kube.CoreV1().Events(e.ns).List(e.ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range list.Items {
+		out = append(out, ev.Reason)
+	}
+	return out
+}
+
+func (e *env) waitEvent(name, reason string) {
+	e.t.Helper()
+	e.eventually(20*time.Second, "event "+reason, func() (bool, string) {
+		got := e.events(name)
+		for _, r := range got {
+			if r == reason {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("events %v", got)
+	})
+}

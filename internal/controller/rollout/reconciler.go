@@ -1,0 +1,147 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/validation"
+)
+
+// Reconciler reconciles Rollouts.
+type Reconciler struct {
+	// Client reads from the manager's cache and writes to the API server.
+	Client ctrl.Client
+	// Events records Kubernetes events about rollouts.
+	Events events.EventRecorder
+	// Clock tells the time of pauses and delays.
+	Clock clock.PassiveClock
+	// InstanceID, when set, restricts the reconciler to rollouts labelled
+	// ramp.dev/controller-instance-id with this value; when empty, to
+	// rollouts without the label.
+	InstanceID string
+}
+
+var _ reconcile.Reconciler = (*Reconciler)(nil)
+
+// ownerIndex indexes ReplicaSets by the name of the Rollout that controls
+// them.
+const ownerIndex = ".metadata.controller.rollout"
+
+// Reconcile brings one Rollout one step closer to its spec.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	ro := &v1alpha1.Rollout{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
+		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
+	}
+	if ro.Labels[v1alpha1.InstanceIDLabelKey] != r.InstanceID || ro.DeletionTimestamp != nil {
+		return reconcile.Result{}, nil
+	}
+	s := &syncer{r: r, ro: ro, now: r.Clock.Now(), status: ro.Status.DeepCopy()}
+	err := s.sync(ctx)
+	if perr := r.patchStatus(ctx, ro, s); perr != nil && err == nil {
+		err = perr
+	}
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if s.invalidReason == v1alpha1.ReasonServiceReferenceError {
+		// A missing reference may appear: look again, backing off.
+		return reconcile.Result{}, errReference
+	}
+	if s.requeue > 0 {
+		return reconcile.Result{RequeueAfter: s.requeue}, nil
+	}
+	return reconcile.Result{}, nil
+}
+
+// errReference makes the manager retry a rollout whose references are
+// missing, with exponential backoff.
+var errReference = errors.New("a referenced object is missing; retrying")
+
+// syncer holds one reconcile's view of a rollout.
+type syncer struct {
+	r      *Reconciler
+	ro     *v1alpha1.Rollout
+	now    time.Time
+	status *v1alpha1.RolloutStatus
+
+	// Filled by snapshot.
+	hash     string
+	rss      []*appsv1.ReplicaSet
+	newRS    *appsv1.ReplicaSet
+	stableRS *appsv1.ReplicaSet
+
+	// requeue is the soonest time-based work falls due.
+	requeue time.Duration
+	// invalid is the reason the spec cannot be acted on, if any.
+	invalid string
+	// invalidReason is the condition reason for invalid.
+	invalidReason string
+}
+
+// after asks to be called again in d.
+func (s *syncer) after(d time.Duration) {
+	if d <= 0 {
+		d = time.Millisecond
+	}
+	if s.requeue == 0 || d < s.requeue {
+		s.requeue = d
+	}
+}
+
+// event records an event about the rollout.
+func (s *syncer) event(eventType, reason, format string, args ...any) {
+	if s.r.Events != nil {
+		s.r.Events.Eventf(s.ro, nil, eventType, reason, reason, format, args...)
+	}
+}
+
+func (s *syncer) sync(ctx context.Context) error {
+	if errs := validation.Rollout(s.ro); len(errs) > 0 {
+		s.invalid = errs.ToAggregate().Error()
+		s.invalidReason = v1alpha1.ReasonInvalidSpec
+		return nil
+	}
+	if s.ro.Spec.WorkloadRef != nil {
+		s.invalid = "spec.workloadRef: not supported yet by this controller"
+		s.invalidReason = v1alpha1.ReasonInvalidSpec
+		return nil
+	}
+	if err := s.snapshot(ctx); err != nil {
+		return err
+	}
+	if s.ro.Spec.Strategy.BlueGreen != nil {
+		return s.syncBlueGreen(ctx)
+	}
+	s.invalid = "spec.strategy.canary: not supported yet by this controller"
+	s.invalidReason = v1alpha1.ReasonInvalidSpec
+	return nil
+}
+
+// patchStatus computes the status and writes it when it differs.
+func (r *Reconciler) patchStatus(ctx context.Context, ro *v1alpha1.Rollout, s *syncer) error {
+	s.computeStatus()
+	if apiequality.Semantic.DeepEqual(&ro.Status, s.status) {
+		return nil
+	}
+	updated := ro.DeepCopy()
+	updated.Status = *s.status
+	if err := r.Client.Status().Patch(ctx, updated, ctrl.MergeFrom(ro)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("writing status: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,219 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/replicaset"
+)
+
+// snapshot reads the ReplicaSets the rollout owns and makes sure the one for
+// the current template exists.
+func (s *syncer) snapshot(ctx context.Context) error {
+	var list appsv1.ReplicaSetList
+	if err := s.r.Client.List(ctx, &list, ctrl.InNamespace(s.ro.Namespace), ctrl.MatchingFields{ownerIndex: s.ro.Name}); err != nil {
+		return fmt.Errorf("listing ReplicaSets: %w", err)
+	}
+	s.rss = nil
+	for i := range list.Items {
+		rs := &list.Items[i]
+		if ref := ownerOf(rs); ref != nil && ref.UID == s.ro.UID && rs.DeletionTimestamp == nil {
+			s.rss = append(s.rss, rs)
+		}
+	}
+	replicaset.ByRevision(s.rss)
+	s.hash = replicaset.TemplateHash(&s.ro.Spec.Template, s.status.CollisionCount)
+	if s.status.CurrentPodHash != "" && s.status.CurrentPodHash != s.hash {
+		// A new template starts its update over: an abort or a pause of the
+		// previous one does not carry over.
+		s.resetUpdateState()
+		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutUpdated, "Rollout updated to revision %d", replicaset.MaxRevision(s.rss)+1)
+	}
+	s.status.CurrentPodHash = s.hash
+	s.stableRS = replicaset.FindByHash(s.rss, s.status.StableRS)
+	s.newRS = replicaset.FindByHash(s.rss, s.hash)
+	if s.newRS != nil && !replicaset.SameTemplate(s.newRS, &s.ro.Spec.Template) {
+		return s.collision(fmt.Sprintf("ReplicaSet %s has the hash %s of another template", s.newRS.Name, s.hash))
+	}
+	if s.newRS == nil {
+		return s.createNewRS(ctx)
+	}
+	return nil
+}
+
+// ownerOf is the Rollout that controls rs, if any.
+func ownerOf(rs *appsv1.ReplicaSet) *metav1.OwnerReference {
+	ref := metav1.GetControllerOf(rs)
+	if ref == nil || ref.Kind != "Rollout" || ref.APIVersion != v1alpha1.SchemeGroupVersion.String() {
+		return nil
+	}
+	return ref
+}
+
+// maxCollisions bounds the hash collisions a rollout may go through.
+const maxCollisions = 5
+
+// collision bumps the collision count so the next reconcile uses another hash.
+func (s *syncer) collision(why string) error {
+	n := int32(1)
+	if s.status.CollisionCount != nil {
+		n = *s.status.CollisionCount + 1
+	}
+	if n > maxCollisions {
+		// A real FNV collision is one in billions; many in a row mean
+		// something else rewrites the ReplicaSets. Stop rather than create
+		// ReplicaSet after ReplicaSet.
+		s.invalid = fmt.Sprintf("pod-template hash collided %d times (%s); not creating more ReplicaSets", maxCollisions, why)
+		s.invalidReason = v1alpha1.ReasonReconciliationError
+		return nil
+	}
+	s.status.CollisionCount = &n
+	s.event(corev1.EventTypeWarning, "HashCollision", "%s; trying collision count %d", why, n)
+	return fmt.Errorf("pod-template hash collision: %s", why)
+}
+
+// createNewRS creates the ReplicaSet of the current template. If it exists
+// already (a reconcile that was cut short, or a stale cache) it is adopted
+// when its template matches.
+func (s *syncer) createNewRS(ctx context.Context) error {
+	rs := replicaset.New(s.ro, s.hash, replicaset.MaxRevision(s.rss)+1)
+	err := s.r.Client.Create(ctx, rs)
+	if apierrors.IsAlreadyExists(err) {
+		existing := &appsv1.ReplicaSet{}
+		if err := s.r.Client.Get(ctx, ctrl.ObjectKeyFromObject(rs), existing); err != nil {
+			return err
+		}
+		owner := ownerOf(existing)
+		if owner == nil || owner.UID != s.ro.UID || !replicaset.SameTemplate(existing, &s.ro.Spec.Template) {
+			return s.collision(fmt.Sprintf("ReplicaSet %s exists and is not this template's", rs.Name))
+		}
+		s.newRS = existing
+		s.rss = append(s.rss, existing)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("creating ReplicaSet %s: %w", rs.Name, err)
+	}
+	s.event(corev1.EventTypeNormal, v1alpha1.ReasonNewReplicaSetCreated, "Created ReplicaSet %s", replicaset.Describe(rs))
+	s.newRS = rs
+	s.rss = append(s.rss, rs)
+	return nil
+}
+
+// scale sets rs's size, with an event, when it differs.
+func (s *syncer) scale(ctx context.Context, rs *appsv1.ReplicaSet, replicas int32) error {
+	if replicaset.Replicas(rs) == replicas {
+		return nil
+	}
+	old := replicaset.Replicas(rs)
+	patch := ctrl.MergeFrom(rs.DeepCopy())
+	rs.Spec.Replicas = ptr.To(replicas)
+	if rs.Annotations == nil {
+		rs.Annotations = map[string]string{}
+	}
+	rs.Annotations[v1alpha1.DesiredReplicasAnnotation] = fmt.Sprint(s.ro.Spec.GetReplicas())
+	if err := s.r.Client.Patch(ctx, rs, patch); err != nil {
+		return fmt.Errorf("scaling ReplicaSet %s to %d: %w", rs.Name, replicas, err)
+	}
+	s.event(corev1.EventTypeNormal, v1alpha1.ReasonScalingReplicaSet, "Scaled ReplicaSet %s from %d to %d", replicaset.Describe(rs), old, replicas)
+	return nil
+}
+
+// scaleDownOld scales down every ReplicaSet but keep, each once its
+// scale-down deadline has passed; an old ReplicaSet without a deadline gets
+// one delay from now.
+func (s *syncer) scaleDownOld(ctx context.Context, delay time.Duration, keep ...*appsv1.ReplicaSet) error {
+	for _, rs := range s.rss {
+		if contains(keep, rs) || replicaset.Replicas(rs) == 0 {
+			continue
+		}
+		deadline, ok := scaleDownDeadline(rs)
+		if !ok {
+			if delay <= 0 {
+				if err := s.scale(ctx, rs, 0); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := s.setScaleDownDeadline(ctx, rs, s.now.Add(delay)); err != nil {
+				return err
+			}
+			s.after(delay)
+			continue
+		}
+		if wait := deadline.Sub(s.now); wait > 0 {
+			s.after(wait)
+			continue
+		}
+		if err := s.scale(ctx, rs, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func contains(list []*appsv1.ReplicaSet, rs *appsv1.ReplicaSet) bool {
+	for _, k := range list {
+		if k != nil && k.UID == rs.UID {
+			return true
+		}
+	}
+	return false
+}
+
+func scaleDownDeadline(rs *appsv1.ReplicaSet) (time.Time, bool) {
+	v, ok := rs.Annotations[v1alpha1.ScaleDownDeadlineAnnotationKey]
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	return t, err == nil
+}
+
+func (s *syncer) setScaleDownDeadline(ctx context.Context, rs *appsv1.ReplicaSet, at time.Time) error {
+	patch := ctrl.MergeFrom(rs.DeepCopy())
+	if rs.Annotations == nil {
+		rs.Annotations = map[string]string{}
+	}
+	rs.Annotations[v1alpha1.ScaleDownDeadlineAnnotationKey] = at.UTC().Format(time.RFC3339)
+	return s.r.Client.Patch(ctx, rs, patch)
+}
+
+// clearScaleDownDeadline removes the deadline of a ReplicaSet that serves
+// again (a fast rollback).
+func (s *syncer) clearScaleDownDeadline(ctx context.Context, rs *appsv1.ReplicaSet) error {
+	if _, ok := rs.Annotations[v1alpha1.ScaleDownDeadlineAnnotationKey]; !ok {
+		return nil
+	}
+	patch := ctrl.MergeFrom(rs.DeepCopy())
+	delete(rs.Annotations, v1alpha1.ScaleDownDeadlineAnnotationKey)
+	return s.r.Client.Patch(ctx, rs, patch)
+}
+
+// cleanupHistory deletes the oldest scaled-down ReplicaSets beyond
+// revisionHistoryLimit.
+func (s *syncer) cleanupHistory(ctx context.Context) error {
+	var old []*appsv1.ReplicaSet
+	for _, rs := range s.rss {
+		if rs == s.newRS || rs == s.stableRS || replicaset.Replicas(rs) != 0 || rs.Status.Replicas != 0 {
+			continue
+		}
+		old = append(old, rs)
+	}
+	extra := len(old) - int(s.ro.Spec.GetRevisionHistoryLimit())
+	for i := 0; i < extra; i++ {
+		if err := s.r.Client.Delete(ctx, old[i]); ctrl.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting old ReplicaSet %s: %w", old[i].Name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/replicaset"
+)
+
+// service reads a Service the rollout names. A missing Service makes the
+// spec unusable: it is reported, not created.
+func (s *syncer) service(ctx context.Context, field, name string) (*corev1.Service, error) {
+	svc := &corev1.Service{}
+	err := s.r.Client.Get(ctx, types.NamespacedName{Namespace: s.ro.Namespace, Name: name}, svc)
+	if apierrors.IsNotFound(err) {
+		s.invalid = fmt.Sprintf("%s: Service %q not found in namespace %s", field, name, s.ro.Namespace)
+		s.invalidReason = v1alpha1.ReasonServiceReferenceError
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Service %s: %w", name, err)
+	}
+	if owner := svc.Annotations[v1alpha1.ManagedByRolloutsKey]; owner != "" && owner != s.ro.Name {
+		s.invalid = fmt.Sprintf("%s: Service %q is managed by rollout %q", field, name, owner)
+		s.invalidReason = v1alpha1.ReasonServiceReferenceError
+		return nil, nil
+	}
+	return svc, nil
+}
+
+// selectorHash is the pod-template hash a Service selects, or "".
+func selectorHash(svc *corev1.Service) string {
+	return svc.Spec.Selector[replicaset.HashLabel]
+}
+
+// switchService points svc at the ReplicaSet with hash, and marks it as
+// managed by the rollout. It writes only when something changes.
+func (s *syncer) switchService(ctx context.Context, svc *corev1.Service, hash string) error {
+	if selectorHash(svc) == hash && svc.Annotations[v1alpha1.ManagedByRolloutsKey] == s.ro.Name {
+		return nil
+	}
+	from := selectorHash(svc)
+	patch := ctrl.MergeFrom(svc.DeepCopy())
+	if svc.Spec.Selector == nil {
+		svc.Spec.Selector = map[string]string{}
+	}
+	svc.Spec.Selector[replicaset.HashLabel] = hash
+	if svc.Annotations == nil {
+		svc.Annotations = map[string]string{}
+	}
+	svc.Annotations[v1alpha1.ManagedByRolloutsKey] = s.ro.Name
+	if err := s.r.Client.Patch(ctx, svc, patch); err != nil {
+		return fmt.Errorf("switching Service %s to %s: %w", svc.Name, hash, err)
+	}
+	if from != hash {
+		s.event(corev1.EventTypeNormal, "SwitchService", "Switched selector for Service %s from %q to %q", svc.Name, from, hash)
+	}
+	return nil
+}

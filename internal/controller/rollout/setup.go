@@ -1,0 +1,41 @@
+package rollout
+
+import (
+	"context"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+)
+
+// SetupWithManager registers the reconciler, its ReplicaSet index and its
+// watches: Rollouts, the ReplicaSets they own, and the Services they manage.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &appsv1.ReplicaSet{}, ownerIndex, func(obj client.Object) []string {
+		if ref := ownerOf(obj.(*appsv1.ReplicaSet)); ref != nil {
+			return []string{ref.Name}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("rollout").
+		For(&v1alpha1.Rollout{}).
+		Owns(&appsv1.ReplicaSet{}).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+			name := obj.GetAnnotations()[v1alpha1.ManagedByRolloutsKey]
+			if name == "" {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
+		})).
+		Complete(r)
+}
