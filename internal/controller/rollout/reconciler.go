@@ -118,7 +118,7 @@ func (s *syncer) sync(ctx context.Context) error {
 		s.invalidReason = v1alpha1.ReasonInvalidSpec
 		return nil
 	}
-	if err := s.snapshot(ctx); err != nil {
+	if err := s.snapshot(ctx); err != nil || s.invalid != "" {
 		return err
 	}
 	if s.ro.Spec.Strategy.BlueGreen != nil {
