@@ -1,36 +1,98 @@
-// Command ramp-controller is Ramp's controller: it reconciles Rollouts,
-// AnalysisRuns and Experiments. For now it is a stub that reports its version
-// and exits; the reconcilers arrive with the Rollout and analysis issues, in
-// internal/app, which this command will only call.
+// Command ramp-controller is Ramp's controller: it reconciles Rollouts into
+// ReplicaSets and Services and carries releases through their strategy.
+// It parses flags into app.Options and calls app.Run; everything else lives
+// in internal/app and internal/controller.
+//
+//	ramp-controller --kubeconfig ~/.kube/config --leader-elect=false
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/version"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "ramp-controller:", err)
-		os.Exit(2)
+		os.Exit(1)
 	}
 }
 
-func run(args []string, out io.Writer) error {
+// config holds the parsed command line.
+type config struct {
+	opts        app.Options
+	kubeconfig  string
+	showVersion bool
+	zap         zap.Options
+}
+
+func parse(args []string, out io.Writer) (*config, error) {
+	c := &config{}
 	fs := flag.NewFlagSet("ramp-controller", flag.ContinueOnError)
 	fs.SetOutput(out)
-	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig file; default: in-cluster configuration, then $KUBECONFIG, then ~/.kube/config")
+	fs.StringVar(&c.opts.Namespace, "namespace", "", "watch only this namespace (default: all namespaces)")
+	fs.StringVar(&c.opts.InstanceID, "instance-id", "", "handle only objects labelled ramp.dev/controller-instance-id=ID (default: only unlabelled objects)")
+	fs.StringVar(&c.opts.MetricsAddr, "metrics-bind-address", ":8090", "address of the Prometheus metrics endpoint; 0 turns it off")
+	fs.StringVar(&c.opts.ProbeAddr, "health-probe-bind-address", ":8080", "address of /healthz and /readyz; 0 turns them off")
+	fs.BoolVar(&c.opts.LeaderElect, "leader-elect", true, "run leader election so only one replica acts; false for local runs")
+	fs.StringVar(&c.opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the controller's own namespace)")
+	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
+	c.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	c, err := parse(args, out)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "ramp-controller %s\n", version.String())
-	if *showVersion {
+	if c.showVersion {
 		return nil
 	}
-	fmt.Fprintln(out, "ramp-controller: no reconcilers yet; exiting")
-	return nil
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&c.zap)))
+	cfg, err := restConfig(c.kubeconfig)
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx, cfg, c.opts)
+}
+
+// restConfig loads the kubeconfig flag, or the in-cluster configuration,
+// or the default loading rules ($KUBECONFIG, ~/.kube/config).
+func restConfig(path string) (*rest.Config, error) {
+	if path != "" {
+		return clientcmd.BuildConfigFromFlags("", path)
+	}
+	if cfg, err := rest.InClusterConfig(); err == nil {
+		return cfg, nil
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no kubeconfig: pass --kubeconfig, set $KUBECONFIG, or run in a cluster: %w", err)
+	}
+	return cfg, nil
 }

@@ -3,6 +3,10 @@
 // internal/cluster) with Ramp's CRDs installed, so that Ramp can be tried and
 // tested with nothing else installed.
 //
+// By default it also runs ramp-controller in-process against that cluster;
+// --no-controller leaves it out, so that a separately started controller (or
+// a test) drives the rollouts.
+//
 // It writes an admin kubeconfig to DIR/kubeconfig, prints one line containing
 // "ready" and that path once the cluster serves, and stops cleanly on SIGINT
 // or SIGTERM. Its state (etcd data, certificates) stays in DIR, so a restart
@@ -22,6 +26,10 @@ import (
 	"syscall"
 	"time"
 
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
 )
 
@@ -50,6 +58,7 @@ func run() error {
 	fs := flag.NewFlagSet("ramp-sandbox", flag.ContinueOnError)
 	dir := fs.String("dir", ".ramp-sandbox", "directory for the sandbox's state and kubeconfig")
 	logFile := fs.String("log", "", "file for the control plane's logs (default DIR/control-plane.log)")
+	noController := fs.Bool("no-controller", false, "do not run ramp-controller in-process (run it, or a test, separately)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
 	}
@@ -85,11 +94,29 @@ func run() error {
 		return err
 	}
 	defer c.Stop()
+	controllerDone := make(chan error, 1)
+	if *noController {
+		close(controllerDone)
+	} else {
+		ctrl.SetLogger(zap.New(zap.WriteTo(log)))
+		go func() {
+			controllerDone <- app.Run(ctx, c.Config(), app.Options{})
+			close(controllerDone)
+		}()
+	}
 	fmt.Printf("ramp-sandbox: ready in %.1fs; kubeconfig: %s\n", time.Since(start).Seconds(), c.KubeconfigPath())
 	fmt.Printf("  export KUBECONFIG=%s\n", c.KubeconfigPath())
 	fmt.Println("  press Ctrl-C to stop")
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err := <-controllerDone:
+		if err != nil {
+			return fmt.Errorf("the in-process controller stopped: %w", err)
+		}
+		<-ctx.Done()
+	}
 	fmt.Println("ramp-sandbox: stopping")
+	<-controllerDone
 	c.Stop()
 	fmt.Println("ramp-sandbox: stopped")
 	return nil

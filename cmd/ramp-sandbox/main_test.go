@@ -22,8 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
-
-	"github.com/rampdev/ramp/internal/manifest"
+	"sigs.k8s.io/yaml"
 )
 
 // The sandbox as a newcomer runs it: the real binary, its ready line, its
@@ -82,15 +81,34 @@ func TestSandboxServesAndStopsOnSIGINT(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	// A Rollout is accepted.
-	docs, err := manifest.ReadFiles("../../config/samples/rollout-canary.yaml")
-	if err != nil {
+	// A Rollout is accepted, and the in-process controller takes it to
+	// Healthy.
+	ro := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(blueGreenRollout), &ro.Object); err != nil {
 		t.Fatal(err)
 	}
-	ro := &unstructured.Unstructured{Object: docs[0].Object}
 	gvr := schema.GroupVersionResource{Group: "ramp.dev", Version: "v1alpha1", Resource: "rollouts"}
-	if _, err := dynamic.NewForConfigOrDie(cfg).Resource(gvr).Namespace("default").Create(ctx, ro, metav1.CreateOptions{}); err != nil {
+	rollouts := dynamic.NewForConfigOrDie(cfg).Resource(gvr).Namespace("default")
+	if _, err := rollouts.Create(ctx, ro, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating a Rollout: %v", err)
+	}
+	if _, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Services("default").Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "hello-active"},
+		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "hello"}, Ports: []corev1.ServicePort{{Port: 80}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var phase string
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		got, err := rollouts.Get(ctx, "hello", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		phase, _, _ = unstructured.NestedString(got.Object, "status", "phase")
+		return phase == "Healthy", nil
+	})
+	if err != nil {
+		t.Fatalf("the rollout did not become Healthy (phase %q): is the in-process controller running?", phase)
 	}
 	// A ReplicaSet's pods become Ready.
 	client := kubernetes.NewForConfigOrDie(cfg)
@@ -142,3 +160,18 @@ func TestSandboxServesAndStopsOnSIGINT(t *testing.T) {
 		t.Errorf("no 'stopped' line after SIGINT; printed:\n%s", got)
 	}
 }
+
+const blueGreenRollout = `
+apiVersion: ramp.dev/v1alpha1
+kind: Rollout
+metadata:
+  name: hello
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello}}
+    spec: {containers: [{name: hello, image: "example/hello:1"}]}
+  strategy:
+    blueGreen: {activeService: hello-active}
+`
