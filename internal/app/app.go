@@ -41,6 +41,9 @@ type Options struct {
 	LeaderElectionNamespace string
 	// Clock tells reconcilers the time; defaults to the real clock.
 	Clock clock.PassiveClock
+	// SkipControllerNameValidation allows more than one manager per process
+	// (tests that restart the controller).
+	SkipControllerNameValidation bool
 }
 
 // Scheme is every type the controller reads or writes.
@@ -120,6 +123,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Events:     mgr.GetEventRecorder("ramp-controller"),
 		Clock:      clk,
 		InstanceID: opts.InstanceID,
+
+		SkipNameValidation: opts.SkipControllerNameValidation,
 	}
 	return r.SetupWithManager(mgr)
 }

@@ -3,8 +3,10 @@ package rollout_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,41 +25,105 @@ import (
 )
 
 var (
-	kube kubernetes.Interface
-	cl   client.Client
+	kube           kubernetes.Interface
+	cl             client.Client
+	shared         *cluster.Cluster
+	writes         = &writeCounter{byNamespace: map[string]int{}}
+	stopController func()
 )
 
 // TestMain runs one cluster and one controller for the package; each test
 // works in its own namespace.
 func TestMain(m *testing.M) {
-	c, err := cluster.Start(context.Background(), cluster.Options{})
+	var err error
+	shared, err = cluster.Start(context.Background(), cluster.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the cluster:", err)
 		os.Exit(1)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	mgr, err := app.NewManager(c.Config(), app.Options{})
-	if err == nil {
-		err = app.Setup(mgr, app.Options{})
-	}
+	stopController, err = startController()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the controller:", err)
 		os.Exit(1)
 	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	kube = kubernetes.NewForConfigOrDie(c.Config())
-	cl, err = client.New(c.Config(), client.Options{Scheme: app.Scheme()})
+	kube = kubernetes.NewForConfigOrDie(shared.Config())
+	cl, err = client.New(shared.Config(), client.Options{Scheme: app.Scheme()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	cancel()
-	<-done
-	c.Stop()
+	stopController()
+	shared.Stop()
 	os.Exit(code)
 }
+
+// startController runs a new controller manager against the shared cluster,
+// its writes counted; the returned function stops it and waits.
+func startController() (func(), error) {
+	cfg := shared.Config()
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return writes.wrap(rt) })
+	opts := app.Options{SkipControllerNameValidation: true}
+	mgr, err := app.NewManager(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := app.Setup(mgr, opts); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	return func() {
+		cancel()
+		<-done
+	}, nil
+}
+
+// restartController stops the controller and starts a new one, as a crash
+// and a restart of the pod would.
+func restartController(t *testing.T) {
+	t.Helper()
+	stopController()
+	var err error
+	if stopController, err = startController(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeCounter counts the controller's mutating API requests per namespace.
+type writeCounter struct {
+	mu          sync.Mutex
+	byNamespace map[string]int
+}
+
+func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		switch req.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+			parts := strings.Split(req.URL.Path, "/")
+			for i := 0; i+1 < len(parts); i++ {
+				if parts[i] == "namespaces" {
+					w.mu.Lock()
+					w.byNamespace[parts[i+1]]++
+					w.mu.Unlock()
+					break
+				}
+			}
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+func (w *writeCounter) count(ns string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.byNamespace[ns]
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // env is one test's namespace.
 type env struct {

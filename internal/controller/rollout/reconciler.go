@@ -30,6 +30,9 @@ type Reconciler struct {
 	// ramp.dev/controller-instance-id with this value; when empty, to
 	// rollouts without the label.
 	InstanceID string
+	// SkipNameValidation lets a process register the reconciler more than
+	// once (a test that restarts the controller).
+	SkipNameValidation bool
 }
 
 var _ reconcile.Reconciler = (*Reconciler)(nil)

@@ -1,0 +1,150 @@
+package rollout_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+)
+
+// reconciles is the number of Rollout reconciles the controllers of this
+// process have run.
+func reconciles(t *testing.T) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if label(m, "controller") == "rollout" {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+func TestRolloutAtRestCostsNoWrites(t *testing.T) {
+	e := newEnv(t)
+	e.service("rest-active", "rest")
+	e.create(blueGreen("rest", 2, v1alpha1.BlueGreenStrategy{ActiveService: "rest-active"}))
+	e.waitPhase("rest", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	// Let the last status write land, then count.
+	e.eventually(10*time.Second, "writes settle", func() (bool, string) {
+		before := writes.count(e.ns)
+		n := reconciles(t)
+		e.touch("rest")
+		e.eventually(10*time.Second, "a reconcile", func() (bool, string) { return reconciles(t) > n, "" })
+		return writes.count(e.ns) == before, fmt.Sprintf("%d writes", writes.count(e.ns)-before)
+	})
+	before := writes.count(e.ns)
+	if before == 0 {
+		t.Fatal("the write counter saw none of the controller's writes")
+	}
+	for i := 0; i < 3; i++ {
+		n := reconciles(t)
+		e.touch("rest")
+		e.eventually(10*time.Second, "a reconcile", func() (bool, string) { return reconciles(t) > n, "" })
+	}
+	if got := writes.count(e.ns) - before; got != 0 {
+		t.Errorf("a rollout at rest made %d API writes over 3 reconciles", got)
+	}
+}
+
+// touch changes an annotation of the rollout: a change that asks for a
+// reconcile and nothing else.
+func (e *env) touch(name string) {
+	e.t.Helper()
+	ro := e.rollout(name)
+	patch := client.MergeFrom(ro.DeepCopy())
+	if ro.Annotations == nil {
+		ro.Annotations = map[string]string{}
+	}
+	ro.Annotations["test/touched"] = fmt.Sprint(time.Now().UnixNano())
+	if err := cl.Patch(e.ctx, ro, patch); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestHPAScalesThroughTheScaleSubresource(t *testing.T) {
+	e := newEnv(t)
+	e.service("hpa-active", "hpa")
+	e.create(blueGreen("hpa", 2, v1alpha1.BlueGreenStrategy{ActiveService: "hpa-active"}))
+	hash := e.waitPhase("hpa", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	scale, err := kube.AppsV1().ReplicaSets(e.ns).Get(e.ctx, "hpa-"+hash, metav1.GetOptions{})
+	if err != nil || ptr.Deref(scale.Spec.Replicas, 0) != 2 {
+		t.Fatalf("ReplicaSet before scaling: %v %+v", err, scale)
+	}
+	// An HorizontalPodAutoscaler writes /scale; so does this.
+	ro := e.rollout("hpa")
+	s := &autoscalingScale{}
+	if err := cl.SubResource("scale").Get(e.ctx, ro, s.obj()); err != nil {
+		t.Fatal(err)
+	}
+	s.setReplicas(4)
+	if err := cl.SubResource("scale").Update(e.ctx, ro, client.WithSubResourceBody(s.obj())); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(30*time.Second, "4 pods", func() (bool, string) {
+		got := e.replicaSets("hpa")
+		ro := e.rollout("hpa")
+		return got[hash] == [2]int32{4, 4} && ro.Status.HPAReplicas == 4 && ro.Status.Phase == v1alpha1.RolloutPhaseHealthy,
+			fmt.Sprintf("%v HPAReplicas %d phase %s", got, ro.Status.HPAReplicas, ro.Status.Phase)
+	})
+	// The scale subresource reports the selector an HPA needs.
+	if err := cl.SubResource("scale").Get(e.ctx, e.rollout("hpa"), s.obj()); err != nil {
+		t.Fatal(err)
+	}
+	if s.s.Status.Selector != "app=hpa" || s.s.Status.Replicas != 4 {
+		t.Errorf("scale status %+v", s.s.Status)
+	}
+}
+
+func TestControllerRestartMidUpdate(t *testing.T) {
+	e := newEnv(t)
+	e.service("rs-active", "rs")
+	e.service("rs-preview", "rs")
+	e.create(blueGreen("rs", 2, v1alpha1.BlueGreenStrategy{
+		ActiveService: "rs-active", PreviewService: "rs-preview", AutoPromotionEnabled: ptr.To(false), ScaleDownDelaySeconds: ptr.To[int32](2),
+	}))
+	v1 := e.waitPhase("rs", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	e.setImage("rs", "example/rs:2")
+	restartController(t) // while the new ReplicaSet is being created and scaled
+	v2 := e.waitPhase("rs", v1alpha1.RolloutPhasePaused, 30*time.Second).Status.CurrentPodHash
+	restartController(t) // while paused: the pause must hold
+	ro := e.waitPhase("rs", v1alpha1.RolloutPhasePaused, 30*time.Second)
+	if e.selector("rs-active") != v1 || len(ro.Status.PauseConditions) != 1 {
+		t.Fatalf("after a restart while paused: active %s, pause %+v", e.selector("rs-active"), ro.Status.PauseConditions)
+	}
+	e.patchStatus("rs", func(s *v1alpha1.RolloutStatus) { s.PauseConditions = nil })
+	e.waitPhase("rs", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	restartController(t) // during the old version's scale-down delay
+	e.eventually(30*time.Second, "v1 scaled down, v2 serving", func() (bool, string) {
+		got := e.replicaSets("rs")
+		return got[v1] == [2]int32{0, 0} && got[v2] == [2]int32{2, 2} && e.selector("rs-active") == v2, fmt.Sprint(got)
+	})
+	if got := e.replicaSets("rs"); len(got) != 2 {
+		t.Errorf("ReplicaSets %v: want exactly one per template", got)
+	}
+}
