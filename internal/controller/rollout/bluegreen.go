@@ -106,6 +106,14 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 	if s.ro.Spec.Paused {
 		return nil
 	}
+	if s.fastRollback(replicas) {
+		// Back to a version that still runs at full size inside its
+		// scale-down delay: switch at once, no pause.
+		if err := s.clearScaleDownDeadline(ctx, s.newRS); err != nil {
+			return err
+		}
+		return s.promote(ctx, active)
+	}
 	previewReplicas := replicas
 	if bg.PreviewReplicaCount != nil && !s.status.BlueGreen.ScaleUpPreviewCheckPoint {
 		previewReplicas = min(*bg.PreviewReplicaCount, replicas)
@@ -127,6 +135,13 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 		return nil
 	}
 	return s.promote(ctx, active)
+}
+
+// fastRollback reports whether the new ReplicaSet is an older version still
+// waiting out its scale-down delay at full size.
+func (s *syncer) fastRollback(replicas int32) bool {
+	deadline, ok := scaleDownDeadline(s.newRS)
+	return ok && deadline.After(s.now) && replicaset.Available(s.newRS, replicas)
 }
 
 // blueGreenPause holds the release before the switch when auto-promotion

@@ -177,3 +177,66 @@ func TestInvalidSpecIsDegradedWithTheFieldNamed(t *testing.T) {
 	}
 	e.waitEvent("bad", v1alpha1.ReasonInvalidSpec)
 }
+
+func TestBlueGreenFastRollbackInsideTheScaleDownDelay(t *testing.T) {
+	e := newEnv(t)
+	e.service("fr-active", "fr")
+	e.create(blueGreen("fr", 2, v1alpha1.BlueGreenStrategy{ActiveService: "fr-active", AutoPromotionEnabled: ptr.To(false), ScaleDownDelaySeconds: ptr.To[int32](60)}))
+	v1 := e.waitPhase("fr", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	e.setImage("fr", "example/fr:2")
+	e.waitPhase("fr", v1alpha1.RolloutPhasePaused, 30*time.Second)
+	e.patchStatus("fr", func(s *v1alpha1.RolloutStatus) { s.PauseConditions = nil })
+	v2 := e.waitPhase("fr", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	if v2 == v1 || e.selector("fr-active") != v2 {
+		t.Fatalf("not promoted to v2")
+	}
+	// v1 still runs, inside its 60 s delay. Re-applying it switches back at
+	// once: no pause, no new ReplicaSet.
+	e.setImage("fr", "example/fr:1")
+	ro := e.waitPhase("fr", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if ro.Status.StableRS != v1 || e.selector("fr-active") != v1 {
+		t.Fatalf("fast rollback: stable %s active %s, want %s", ro.Status.StableRS, e.selector("fr-active"), v1)
+	}
+	if got := e.replicaSets("fr"); len(got) != 2 || got[v1] != [2]int32{2, 2} {
+		t.Errorf("ReplicaSets %v", got)
+	}
+	if _, ok := e.replicaSet("fr", v1).Annotations[v1alpha1.ScaleDownDeadlineAnnotationKey]; ok {
+		t.Error("the restored ReplicaSet kept its scale-down deadline")
+	}
+}
+
+func TestUndoToAScaledDownRevisionReusesItsReplicaSet(t *testing.T) {
+	e := newEnv(t)
+	e.service("undo-active", "undo")
+	e.create(blueGreen("undo", 1, v1alpha1.BlueGreenStrategy{ActiveService: "undo-active", ScaleDownDelaySeconds: ptr.To[int32](0)}))
+	v1 := e.waitPhase("undo", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	e.setImage("undo", "example/undo:2")
+	e.eventually(30*time.Second, "v2 stable, v1 scaled down", func() (bool, string) {
+		ro := e.rollout("undo")
+		got := e.replicaSets("undo")
+		return ro.Status.StableRS != v1 && got[v1] == [2]int32{0, 0}, fmt.Sprint(ro.Status.StableRS, got)
+	})
+	// Undo, as `ramp undo` does: the old template goes back into the spec.
+	e.setImage("undo", "example/undo:1")
+	ro := e.waitPhase("undo", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if ro.Status.StableRS != v1 || e.selector("undo-active") != v1 {
+		t.Fatalf("after undo: stable %s, active %s, want %s", ro.Status.StableRS, e.selector("undo-active"), v1)
+	}
+	if got := e.replicaSets("undo"); len(got) != 2 {
+		t.Errorf("ReplicaSets %v: undo must reuse the old ReplicaSet", got)
+	}
+}
+
+func TestOtherInstancesRolloutsAreLeftAlone(t *testing.T) {
+	e := newEnv(t)
+	e.service("other-active", "other")
+	ro := blueGreen("other", 1, v1alpha1.BlueGreenStrategy{ActiveService: "other-active"})
+	ro.Labels = map[string]string{v1alpha1.InstanceIDLabelKey: "someone-else"}
+	e.create(ro)
+	e.service("mine-active", "mine")
+	e.create(blueGreen("mine", 1, v1alpha1.BlueGreenStrategy{ActiveService: "mine-active"}))
+	e.waitPhase("mine", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if got := e.rollout("other"); got.Status.Phase != "" || len(e.replicaSets("other")) != 0 {
+		t.Errorf("a rollout of another instance was handled: phase %q, ReplicaSets %v", got.Status.Phase, e.replicaSets("other"))
+	}
+}
