@@ -8,8 +8,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/cluster"
 )
 
 func TestBlueGreenFirstDeployGoesStraightToHealthy(t *testing.T) {
@@ -238,5 +240,38 @@ func TestOtherInstancesRolloutsAreLeftAlone(t *testing.T) {
 	e.waitPhase("mine", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
 	if got := e.rollout("other"); got.Status.Phase != "" || len(e.replicaSets("other")) != 0 {
 		t.Errorf("a rollout of another instance was handled: phase %q, ReplicaSets %v", got.Status.Phase, e.replicaSets("other"))
+	}
+}
+
+func TestCrashLoopingVersionIsReportedThenAbortedAtTheDeadline(t *testing.T) {
+	e := newEnv(t)
+	e.service("crash-active", "crash")
+	ro := blueGreen("crash", 2, v1alpha1.BlueGreenStrategy{ActiveService: "crash-active", AbortScaleDownDelaySeconds: ptr.To[int32](0)})
+	ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](4)
+	ro.Spec.ProgressDeadlineAbort = true
+	e.create(ro)
+	v1 := e.waitPhase("crash", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+
+	// The new version crash-loops.
+	got := e.rollout("crash")
+	patch := client.MergeFrom(got.DeepCopy())
+	got.Spec.Template.Annotations = map[string]string{cluster.AnnotationCrash: "true"}
+	if err := cl.Patch(e.ctx, got, patch); err != nil {
+		t.Fatal(err)
+	}
+	// Before the deadline, the Progressing condition says which pods fail and why.
+	e.eventually(30*time.Second, "the crash loop reported", func() (bool, string) {
+		c := condition(e.rollout("crash"), v1alpha1.RolloutProgressing)
+		return c != nil && strings.Contains(c.Message, "CrashLoopBackOff") && strings.Contains(c.Message, "pod crash-"), fmt.Sprintf("%+v", c)
+	})
+	// At the deadline the update is aborted: v1 keeps serving.
+	ro = e.waitPhase("crash", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+	if !ro.Status.Abort {
+		t.Errorf("progressDeadlineAbort did not abort: %+v", ro.Status)
+	}
+	e.waitEvent("crash", v1alpha1.ReasonProgressDeadlineExceeded)
+	e.waitEvent("crash", v1alpha1.ReasonRolloutAborted)
+	if e.selector("crash-active") != v1 {
+		t.Errorf("active selector %s, want v1 %s", e.selector("crash-active"), v1)
 	}
 }

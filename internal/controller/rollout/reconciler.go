@@ -91,6 +91,8 @@ type syncer struct {
 	invalid string
 	// invalidReason is the condition reason for invalid.
 	invalidReason string
+	// podProblems says what is wrong with the new pods, if anything.
+	podProblems string
 }
 
 // after asks to be called again in d.
@@ -125,7 +127,10 @@ func (s *syncer) sync(ctx context.Context) error {
 		return err
 	}
 	if s.ro.Spec.Strategy.BlueGreen != nil {
-		return s.syncBlueGreen(ctx)
+		if err := s.syncBlueGreen(ctx); err != nil || s.invalid != "" {
+			return err
+		}
+		return s.diagnose(ctx)
 	}
 	s.invalid = "spec.strategy.canary: not supported yet by this controller"
 	s.invalidReason = v1alpha1.ReasonInvalidSpec

@@ -57,13 +57,15 @@ func (s *syncer) computeStatus() {
 	case s.ro.Spec.Paused:
 		st.Phase = v1alpha1.RolloutPhasePaused
 		st.Message = "manually paused"
+		// Time paused does not count against the progress deadline.
+		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, v1alpha1.ReasonRolloutPaused, "Rollout is paused")
 	case len(st.PauseConditions) > 0:
 		st.Phase = v1alpha1.RolloutPhasePaused
 		st.Message = string(st.PauseConditions[0].Reason)
+		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, v1alpha1.ReasonRolloutPaused, "Rollout is paused")
 	case !upToDate:
 		st.Phase = v1alpha1.RolloutPhaseProgressing
-		st.Message = s.progressMessage(desired)
-		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionTrue, v1alpha1.ReasonReplicaSetUpdated, st.Message)
+		s.progressing(desired)
 	default:
 		st.Phase = v1alpha1.RolloutPhaseHealthy
 		st.Message = ""
