@@ -79,18 +79,25 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 		return s.cleanupHistory(ctx)
 	}
 
-	// An update is in progress. The stable version keeps serving at full size.
+	// An update is in progress. The stable version keeps serving at full
+	// size, and receives the active traffic unless the new version is
+	// already switched in for its post-promotion analysis.
 	if err := s.scale(ctx, s.stableRS, replicas); err != nil {
 		return err
 	}
-	if err := s.switchService(ctx, active, replicaset.Hash(s.stableRS)); err != nil {
-		return err
+	if s.status.Abort || selectorHash(active) != s.hash || !s.status.BlueGreen.ScaleUpPreviewCheckPoint {
+		if err := s.switchService(ctx, active, replicaset.Hash(s.stableRS)); err != nil {
+			return err
+		}
 	}
 	if s.status.Abort {
 		return s.abortBlueGreen(ctx, bg)
 	}
 	if s.status.AbortedAt != nil {
 		s.status.AbortedAt = nil
+		if err := s.deleteRuns(ctx); err != nil {
+			return err
+		}
 		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutRetry, "Retrying the update to %s", replicaset.Describe(s.newRS))
 	}
 	// An intermediate version (replaced before it was promoted) serves no
@@ -124,7 +131,19 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 	if !replicaset.Available(s.newRS, previewReplicas) {
 		return nil
 	}
-	if waiting := s.blueGreenPause(bg); waiting {
+	analysed := true
+	if pre := bg.PrePromotionAnalysis; pre != nil && !s.status.PromoteFull {
+		run, err := s.analysis(ctx, v1alpha1.RolloutTypePrePromotionLabel, pre)
+		if err != nil || run == nil {
+			return err
+		}
+		s.status.BlueGreen.PrePromotionAnalysisRunStatus = runStatus(run)
+		analysed = s.verdict(run, v1alpha1.RolloutTypePrePromotionLabel)
+		if s.status.Abort {
+			return s.abortBlueGreen(ctx, bg)
+		}
+	}
+	if waiting := s.blueGreenPause(bg); waiting || !analysed {
 		return nil
 	}
 	s.status.BlueGreen.ScaleUpPreviewCheckPoint = true
@@ -133,6 +152,27 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 	}
 	if !replicaset.Available(s.newRS, replicas) {
 		return nil
+	}
+	if post := bg.PostPromotionAnalysis; post != nil && !s.status.PromoteFull {
+		// The new version takes the active traffic while it is analysed; it
+		// becomes stable only if the analysis succeeds.
+		if err := s.switchService(ctx, active, s.hash); err != nil {
+			return err
+		}
+		run, err := s.analysis(ctx, v1alpha1.RolloutTypePostPromotionLabel, post)
+		if err != nil || run == nil {
+			return err
+		}
+		s.status.BlueGreen.PostPromotionAnalysisRunStatus = runStatus(run)
+		if !s.verdict(run, v1alpha1.RolloutTypePostPromotionLabel) {
+			if s.status.Abort {
+				if err := s.switchService(ctx, active, replicaset.Hash(s.stableRS)); err != nil {
+					return err
+				}
+				return s.abortBlueGreen(ctx, bg)
+			}
+			return nil
+		}
 	}
 	return s.promote(ctx, active)
 }

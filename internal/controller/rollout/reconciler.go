@@ -58,7 +58,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	if s.invalidReason == v1alpha1.ReasonServiceReferenceError {
+	if s.referenceMissing {
 		// A missing reference may appear: look again, backing off.
 		return reconcile.Result{}, errReference
 	}
@@ -93,6 +93,9 @@ type syncer struct {
 	invalidReason string
 	// podProblems says what is wrong with the new pods, if anything.
 	podProblems string
+	// referenceMissing is set when invalid names an object that may yet
+	// appear: the reconcile is retried with backoff.
+	referenceMissing bool
 }
 
 // after asks to be called again in d.

@@ -21,6 +21,7 @@ func (s *syncer) service(ctx context.Context, field, name string) (*corev1.Servi
 	if apierrors.IsNotFound(err) {
 		s.invalid = fmt.Sprintf("%s: Service %q not found in namespace %s", field, name, s.ro.Namespace)
 		s.invalidReason = v1alpha1.ReasonServiceReferenceError
+		s.referenceMissing = true
 		return nil, nil
 	}
 	if err != nil {

@@ -37,6 +37,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return obj.GetLabels()[v1alpha1.InstanceIDLabelKey] == r.InstanceID
 		}))).
 		Owns(&appsv1.ReplicaSet{}).
+		Owns(&v1alpha1.AnalysisRun{}).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
 			name := obj.GetAnnotations()[v1alpha1.ManagedByRolloutsKey]
 			if name == "" {

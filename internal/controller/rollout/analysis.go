@@ -1,0 +1,142 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/analysisrun"
+	"github.com/rampdev/ramp/internal/replicaset"
+)
+
+// runName is the name of the run of kind (PrePromotion, PostPromotion...)
+// for the current template. It is fixed, so a restarted controller finds
+// the run it created instead of creating another.
+func (s *syncer) runName(kind string) string {
+	suffix := map[string]string{
+		v1alpha1.RolloutTypePrePromotionLabel:  "pre",
+		v1alpha1.RolloutTypePostPromotionLabel: "post",
+	}[kind]
+	return fmt.Sprintf("%s-%s-%s", s.ro.Name, s.hash, suffix)
+}
+
+// analysis makes sure the AnalysisRun of kind exists for the current
+// template and returns it. A template that does not resolve makes the spec
+// unusable (reported, retried).
+func (s *syncer) analysis(ctx context.Context, kind string, a *v1alpha1.RolloutAnalysis) (*v1alpha1.AnalysisRun, error) {
+	name := s.runName(kind)
+	run := &v1alpha1.AnalysisRun{}
+	err := s.r.Client.Get(ctx, ctrl.ObjectKey{Namespace: s.ro.Namespace, Name: name}, run)
+	if err == nil {
+		return run, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("reading AnalysisRun %s: %w", name, err)
+	}
+	stable := ""
+	if s.stableRS != nil {
+		stable = replicaset.Hash(s.stableRS)
+	}
+	args, err := analysisrun.RolloutArgs(s.ro, a.Args, stable, s.hash)
+	if err == nil {
+		var spec *v1alpha1.AnalysisRunSpec
+		spec, err = analysisrun.Spec(ctx, s.r.Client, s.ro.Namespace, a.Templates, args)
+		if err == nil {
+			spec.DryRun = append(spec.DryRun, a.DryRun...)
+			spec.MeasurementRetention = append(spec.MeasurementRetention, a.MeasurementRetention...)
+			run.Spec = *spec
+		}
+	}
+	var ref *analysisrun.ReferenceError
+	if errors.As(err, &ref) {
+		s.invalid = fmt.Sprintf("%s analysis: %s", kind, ref.Msg)
+		s.invalidReason = v1alpha1.ReasonInvalidSpec
+		s.referenceMissing = true
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	run.ObjectMeta = metav1.ObjectMeta{
+		Name:      name,
+		Namespace: s.ro.Namespace,
+		Labels: map[string]string{
+			replicaset.HashLabel:      s.hash,
+			v1alpha1.RolloutTypeLabel: kind,
+		},
+		Annotations:     map[string]string{v1alpha1.RevisionAnnotation: fmt.Sprint(replicaset.Revision(s.newRS))},
+		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(s.ro, v1alpha1.SchemeGroupVersion.WithKind("Rollout"))},
+	}
+	for k, v := range a.AnalysisRunMetadata.Labels {
+		run.Labels[k] = v
+	}
+	for k, v := range a.AnalysisRunMetadata.Annotations {
+		run.Annotations[k] = v
+	}
+	if err := s.r.Client.Create(ctx, run); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			// Created by a reconcile the cache has not seen yet.
+			return run, s.r.Client.Get(ctx, ctrl.ObjectKeyFromObject(run), run)
+		}
+		return nil, fmt.Errorf("creating AnalysisRun %s: %w", name, err)
+	}
+	s.event(corev1.EventTypeNormal, "AnalysisRunCreated", "Created %s AnalysisRun %s", kind, name)
+	return run, nil
+}
+
+// runStatus is what the rollout's status records of a run.
+func runStatus(run *v1alpha1.AnalysisRun) *v1alpha1.RolloutAnalysisRunStatus {
+	phase := run.Status.Phase
+	if phase == "" {
+		phase = v1alpha1.AnalysisPhasePending
+	}
+	return &v1alpha1.RolloutAnalysisRunStatus{Name: run.Name, Status: phase, Message: run.Status.Message}
+}
+
+// verdict acts on a run's phase: it reports whether the release may go on,
+// aborts on Failed or Error, and pauses on Inconclusive.
+func (s *syncer) verdict(run *v1alpha1.AnalysisRun, kind string) bool {
+	switch run.Status.Phase {
+	case v1alpha1.AnalysisPhaseSuccessful:
+		return true
+	case v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError:
+		if !s.status.Abort {
+			s.status.Abort = true
+			s.event(corev1.EventTypeWarning, v1alpha1.ReasonAnalysisRunFailed, "%s AnalysisRun %s is %s: %s", kind, run.Name, run.Status.Phase, run.Status.Message)
+		}
+		return false
+	case v1alpha1.AnalysisPhaseInconclusive:
+		if pauseCondition(s.status, v1alpha1.PauseReasonInconclusiveAnalysis) == nil && !s.status.ControllerPause {
+			s.status.PauseConditions = append(s.status.PauseConditions, v1alpha1.PauseCondition{
+				Reason: v1alpha1.PauseReasonInconclusiveAnalysis, StartTime: metav1.NewTime(s.now),
+			})
+			s.status.ControllerPause = true
+			s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutPaused, "Rollout is paused: %s AnalysisRun %s is Inconclusive", kind, run.Name)
+			return false
+		}
+		// Promoted past the inconclusive run.
+		return pauseCondition(s.status, v1alpha1.PauseReasonInconclusiveAnalysis) == nil
+	default:
+		return false
+	}
+}
+
+// deleteRuns removes the current template's runs, so that a retry measures
+// afresh.
+func (s *syncer) deleteRuns(ctx context.Context) error {
+	for _, kind := range []string{v1alpha1.RolloutTypePrePromotionLabel, v1alpha1.RolloutTypePostPromotionLabel} {
+		run := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Namespace: s.ro.Namespace, Name: s.runName(kind)}}
+		if err := s.r.Client.Delete(ctx, run); ctrl.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting AnalysisRun %s: %w", run.Name, err)
+		}
+	}
+	s.status.BlueGreen.PrePromotionAnalysisRunStatus = nil
+	s.status.BlueGreen.PostPromotionAnalysisRunStatus = nil
+	return nil
+}

@@ -1,0 +1,165 @@
+package rollout_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+)
+
+// template creates an AnalysisTemplate with one metric and a required
+// argument.
+func (e *env) template(name string) {
+	e.t.Helper()
+	err := cl.Create(e.ctx, &v1alpha1.AnalysisTemplate{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns},
+		Spec: v1alpha1.AnalysisTemplateSpec{
+			Args: []v1alpha1.Argument{{Name: "hash"}, {Name: "service", Value: ptr.To("default-service")}},
+			Metrics: []v1alpha1.Metric{{Name: "success-rate", SuccessCondition: "result[0] >= 0.95",
+				Provider: v1alpha1.MetricProvider{Prometheus: &v1alpha1.PrometheusMetric{Query: `rate(ok{hash="{{args.hash}}"}[1m])`}}}},
+		},
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// run waits for the AnalysisRun and returns it.
+func (e *env) run(name string) *v1alpha1.AnalysisRun {
+	e.t.Helper()
+	run := &v1alpha1.AnalysisRun{}
+	e.eventually(30*time.Second, "AnalysisRun "+name, func() (bool, string) {
+		err := cl.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: name}, run)
+		return err == nil, fmt.Sprint(err)
+	})
+	return run
+}
+
+// finish sets a run's phase, as the AnalysisRun controller will.
+func (e *env) finish(run *v1alpha1.AnalysisRun, phase v1alpha1.AnalysisPhase) {
+	e.t.Helper()
+	patch := client.MergeFrom(run.DeepCopy())
+	run.Status.Phase = phase
+	run.Status.Message = "set by the test"
+	if err := cl.Status().Patch(e.ctx, run, patch); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func analysisRollout(name string, pre, post bool) *v1alpha1.Rollout {
+	a := &v1alpha1.RolloutAnalysis{
+		Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "rate"}},
+		Args:      []v1alpha1.AnalysisRunArgument{{Name: "hash", ValueFrom: &v1alpha1.ArgumentValueFrom{PodTemplateHashValue: ptr.To(v1alpha1.Latest)}}},
+	}
+	bg := v1alpha1.BlueGreenStrategy{ActiveService: name + "-active", PreviewService: name + "-preview", ScaleDownDelaySeconds: ptr.To[int32](0), AbortScaleDownDelaySeconds: ptr.To[int32](1)}
+	if pre {
+		bg.PrePromotionAnalysis = a
+	}
+	if post {
+		bg.PostPromotionAnalysis = a
+	}
+	return blueGreen(name, 2, bg)
+}
+
+func (e *env) analysisSetup(name string, pre, post bool) (v1 string) {
+	e.t.Helper()
+	e.template("rate")
+	e.service(name+"-active", name)
+	e.service(name+"-preview", name)
+	e.create(analysisRollout(name, pre, post))
+	v1 = e.waitPhase(name, v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	e.setImage(name, "example/"+name+":2")
+	return v1
+}
+
+func TestPrePromotionAnalysisSuccessPromotes(t *testing.T) {
+	e := newEnv(t)
+	v1 := e.analysisSetup("pre", true, false)
+	ro := e.waitPhase("pre", v1alpha1.RolloutPhaseProgressing, 30*time.Second)
+	v2 := ro.Status.CurrentPodHash
+	run := e.run("pre-" + v2 + "-pre")
+	// The run merges the template with the resolved arguments.
+	if run.Labels[v1alpha1.RolloutTypeLabel] != v1alpha1.RolloutTypePrePromotionLabel || len(run.Spec.Metrics) != 1 {
+		t.Errorf("run %+v", run.ObjectMeta)
+	}
+	args := map[string]string{}
+	for _, a := range run.Spec.Args {
+		args[a.Name] = ptr.Deref(a.Value, "")
+	}
+	if args["hash"] != v2 || args["service"] != "default-service" {
+		t.Errorf("run arguments %v, want hash=%s and the template's default", args, v2)
+	}
+	// While it runs, the active Service stays on v1.
+	if e.selector("pre-active") != v1 || e.selector("pre-preview") != v2 {
+		t.Fatalf("active %s preview %s", e.selector("pre-active"), e.selector("pre-preview"))
+	}
+	e.finish(run, v1alpha1.AnalysisPhaseSuccessful)
+	ro = e.waitPhase("pre", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if ro.Status.StableRS != v2 || e.selector("pre-active") != v2 {
+		t.Fatalf("not promoted after a successful analysis: %+v", ro.Status)
+	}
+	if s := ro.Status.BlueGreen.PrePromotionAnalysisRunStatus; s == nil || s.Status != v1alpha1.AnalysisPhaseSuccessful {
+		t.Errorf("prePromotionAnalysisRunStatus %+v", s)
+	}
+}
+
+func TestPrePromotionAnalysisFailureAborts(t *testing.T) {
+	e := newEnv(t)
+	v1 := e.analysisSetup("prefail", true, false)
+	v2 := e.waitPhase("prefail", v1alpha1.RolloutPhaseProgressing, 30*time.Second).Status.CurrentPodHash
+	e.finish(e.run("prefail-"+v2+"-pre"), v1alpha1.AnalysisPhaseFailed)
+	ro := e.waitPhase("prefail", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+	if !ro.Status.Abort || e.selector("prefail-active") != v1 {
+		t.Fatalf("after a failed analysis: abort %v, active %s", ro.Status.Abort, e.selector("prefail-active"))
+	}
+	e.waitEvent("prefail", v1alpha1.ReasonAnalysisRunFailed)
+	e.eventually(20*time.Second, "v2 scaled down", func() (bool, string) {
+		got := e.replicaSets("prefail")
+		return got[v2] == [2]int32{0, 0} && got[v1] == [2]int32{2, 2}, fmt.Sprint(got)
+	})
+}
+
+func TestPostPromotionAnalysisFailureSwitchesTrafficBack(t *testing.T) {
+	e := newEnv(t)
+	v1 := e.analysisSetup("post", false, true)
+	var v2 string
+	// After the switch the new version serves while it is analysed.
+	e.eventually(30*time.Second, "active switched to v2 for the post-promotion analysis", func() (bool, string) {
+		ro := e.rollout("post")
+		v2 = ro.Status.CurrentPodHash
+		return v2 != v1 && e.selector("post-active") == v2, fmt.Sprintf("active %s, status %s %s", e.selector("post-active"), ro.Status.Phase, ro.Status.Message)
+	})
+	if ro := e.rollout("post"); ro.Status.StableRS != v1 {
+		t.Fatalf("v2 became stable before its post-promotion analysis: %+v", ro.Status)
+	}
+	e.finish(e.run("post-"+v2+"-post"), v1alpha1.AnalysisPhaseFailed)
+	ro := e.waitPhase("post", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+	if e.selector("post-active") != v1 || ro.Status.StableRS != v1 {
+		t.Fatalf("traffic not switched back: active %s, stable %s", e.selector("post-active"), ro.Status.StableRS)
+	}
+	if !strings.Contains(ro.Status.Message, "aborted") {
+		t.Errorf("message %q", ro.Status.Message)
+	}
+}
+
+func TestMissingAnalysisTemplateIsReported(t *testing.T) {
+	e := newEnv(t)
+	e.service("noat-active", "noat")
+	e.service("noat-preview", "noat")
+	e.create(analysisRollout("noat", true, false))
+	e.waitPhase("noat", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	e.setImage("noat", "example/noat:2")
+	ro := e.waitPhase("noat", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+	if c := condition(ro, v1alpha1.InvalidSpec); c == nil || !strings.Contains(c.Message, "AnalysisTemplate "+e.ns+"/rate not found") {
+		t.Fatalf("InvalidSpec %+v", c)
+	}
+	// Created late, the template is picked up.
+	e.template("rate")
+	e.run("noat-" + ro.Status.CurrentPodHash + "-pre")
+}
