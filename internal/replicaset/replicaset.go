@@ -128,3 +128,30 @@ func FindByHash(rss []*appsv1.ReplicaSet, hash string) *appsv1.ReplicaSet {
 func Describe(rs *appsv1.ReplicaSet) string {
 	return fmt.Sprintf("%s (revision %d)", rs.Name, Revision(rs))
 }
+
+// AddAntiAffinity keeps rs's pods off the nodes that run pods of the
+// ReplicaSet with hash other, as a requirement or a weighted preference.
+func AddAntiAffinity(rs *appsv1.ReplicaSet, a *v1alpha1.AntiAffinity, other string) {
+	if a == nil || other == "" || other == Hash(rs) {
+		return
+	}
+	term := corev1.PodAffinityTerm{
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{HashLabel: other}},
+		TopologyKey:   "kubernetes.io/hostname",
+	}
+	spec := &rs.Spec.Template.Spec
+	if spec.Affinity == nil {
+		spec.Affinity = &corev1.Affinity{}
+	}
+	if spec.Affinity.PodAntiAffinity == nil {
+		spec.Affinity.PodAntiAffinity = &corev1.PodAntiAffinity{}
+	}
+	anti := spec.Affinity.PodAntiAffinity
+	if a.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+		anti.RequiredDuringSchedulingIgnoredDuringExecution = append(anti.RequiredDuringSchedulingIgnoredDuringExecution, term)
+	}
+	if p := a.PreferredDuringSchedulingIgnoredDuringExecution; p != nil {
+		anti.PreferredDuringSchedulingIgnoredDuringExecution = append(anti.PreferredDuringSchedulingIgnoredDuringExecution,
+			corev1.WeightedPodAffinityTerm{Weight: p.Weight, PodAffinityTerm: term})
+	}
+}

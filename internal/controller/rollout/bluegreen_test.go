@@ -275,3 +275,44 @@ func TestCrashLoopingVersionIsReportedThenAbortedAtTheDeadline(t *testing.T) {
 		t.Errorf("active selector %s, want v1 %s", e.selector("crash-active"), v1)
 	}
 }
+
+func TestAntiAffinityAgainstTheStableVersion(t *testing.T) {
+	e := newEnv(t)
+	e.service("aa-active", "aa")
+	e.create(blueGreen("aa", 1, v1alpha1.BlueGreenStrategy{ActiveService: "aa-active", AutoPromotionEnabled: ptr.To(false),
+		AntiAffinity: &v1alpha1.AntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: &v1alpha1.PreferredDuringSchedulingIgnoredDuringExecution{Weight: 40}}}))
+	v1 := e.waitPhase("aa", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	if e.replicaSet("aa", v1).Spec.Template.Spec.Affinity != nil {
+		t.Error("the first version got anti-affinity against nothing")
+	}
+	e.setImage("aa", "example/aa:2")
+	v2 := e.waitPhase("aa", v1alpha1.RolloutPhasePaused, 30*time.Second).Status.CurrentPodHash
+	aff := e.replicaSet("aa", v2).Spec.Template.Spec.Affinity
+	if aff == nil || aff.PodAntiAffinity == nil || len(aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) != 1 {
+		t.Fatalf("affinity %+v", aff)
+	}
+	term := aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0]
+	if term.Weight != 40 || term.PodAffinityTerm.LabelSelector.MatchLabels["rollouts-pod-template-hash"] != v1 {
+		t.Errorf("term %+v", term)
+	}
+}
+
+func TestScaleDownDelayRevisionLimit(t *testing.T) {
+	e := newEnv(t)
+	e.service("lim-active", "lim")
+	e.create(blueGreen("lim", 1, v1alpha1.BlueGreenStrategy{ActiveService: "lim-active", ScaleDownDelaySeconds: ptr.To[int32](600), ScaleDownDelayRevisionLimit: ptr.To[int32](1)}))
+	v1 := e.waitPhase("lim", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	e.setImage("lim", "example/lim:2")
+	v2 := ""
+	e.eventually(30*time.Second, "v2 stable", func() (bool, string) {
+		ro := e.rollout("lim")
+		v2 = ro.Status.StableRS
+		return v2 != v1 && ro.Status.Phase == v1alpha1.RolloutPhaseHealthy, ro.Status.Message
+	})
+	e.setImage("lim", "example/lim:3")
+	e.eventually(30*time.Second, "v3 stable; only v2 kept up in its delay", func() (bool, string) {
+		ro := e.rollout("lim")
+		got := e.replicaSets("lim")
+		return ro.Status.StableRS != v2 && ro.Status.StableRS != v1 && got[v1][0] == 0 && got[v2][0] == 1, fmt.Sprint(got)
+	})
+}

@@ -86,6 +86,9 @@ func (s *syncer) collision(why string) error {
 // when its template matches.
 func (s *syncer) createNewRS(ctx context.Context) error {
 	rs := replicaset.New(s.ro, s.hash, replicaset.MaxRevision(s.rss)+1)
+	if s.stableRS != nil {
+		replicaset.AddAntiAffinity(rs, antiAffinityOf(s.ro), replicaset.Hash(s.stableRS))
+	}
 	err := s.r.Client.Create(ctx, rs)
 	if apierrors.IsAlreadyExists(err) {
 		existing := &appsv1.ReplicaSet{}
@@ -130,10 +133,25 @@ func (s *syncer) scale(ctx context.Context, rs *appsv1.ReplicaSet, replicas int3
 
 // scaleDownOld scales down every ReplicaSet but keep, each once its
 // scale-down deadline has passed; an old ReplicaSet without a deadline gets
-// one delay from now.
+// one delay from now. Beyond scaleDownDelayRevisionLimit old ReplicaSets
+// waiting, the oldest go at once.
 func (s *syncer) scaleDownOld(ctx context.Context, delay time.Duration, keep ...*appsv1.ReplicaSet) error {
+	waiting := 0
 	for _, rs := range s.rss {
+		if !contains(keep, rs) && replicaset.Replicas(rs) > 0 {
+			waiting++
+		}
+	}
+	limit := scaleDownDelayRevisionLimit(s.ro)
+	for _, rs := range s.rss { // oldest first
 		if contains(keep, rs) || replicaset.Replicas(rs) == 0 {
+			continue
+		}
+		if limit != nil && int32(waiting) > *limit {
+			waiting--
+			if err := s.scale(ctx, rs, 0); err != nil {
+				return err
+			}
 			continue
 		}
 		deadline, ok := scaleDownDeadline(rs)
@@ -214,6 +232,26 @@ func (s *syncer) cleanupHistory(ctx context.Context) error {
 		if err := s.r.Client.Delete(ctx, old[i]); ctrl.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting old ReplicaSet %s: %w", old[i].Name, err)
 		}
+	}
+	return nil
+}
+
+func antiAffinityOf(ro *v1alpha1.Rollout) *v1alpha1.AntiAffinity {
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		return bg.AntiAffinity
+	}
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		return c.AntiAffinity
+	}
+	return nil
+}
+
+func scaleDownDelayRevisionLimit(ro *v1alpha1.Rollout) *int32 {
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		return bg.ScaleDownDelayRevisionLimit
+	}
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		return c.ScaleDownDelayRevisionLimit
 	}
 	return nil
 }
