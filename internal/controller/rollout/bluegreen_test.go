@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -314,5 +315,47 @@ func TestScaleDownDelayRevisionLimit(t *testing.T) {
 		ro := e.rollout("lim")
 		got := e.replicaSets("lim")
 		return ro.Status.StableRS != v2 && ro.Status.StableRS != v1 && got[v1][0] == 0 && got[v2][0] == 1, fmt.Sprint(got)
+	})
+}
+
+func TestActiveAndPreviewMetadataFollowTheRole(t *testing.T) {
+	e := newEnv(t)
+	e.service("md-active", "md")
+	e.service("md-preview", "md")
+	e.create(blueGreen("md", 1, v1alpha1.BlueGreenStrategy{
+		ActiveService: "md-active", PreviewService: "md-preview", AutoPromotionEnabled: ptr.To(false),
+		ActiveMetadata:  &v1alpha1.PodTemplateMetadata{Labels: map[string]string{"role": "active"}},
+		PreviewMetadata: &v1alpha1.PodTemplateMetadata{Labels: map[string]string{"role": "preview"}, Annotations: map[string]string{"preview": "yes"}},
+	}))
+	v1 := e.waitPhase("md", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	roles := func() map[string]string { // pod hash -> role label (+ preview annotation)
+		pods, err := kube.CoreV1().Pods(e.ns).List(e.ctx, metav1.ListOptions{LabelSelector: "app=md"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp == nil {
+				out[p.Labels["rollouts-pod-template-hash"]] = p.Labels["role"] + "/" + p.Annotations["preview"]
+			}
+		}
+		return out
+	}
+	e.eventually(20*time.Second, "v1 pods labelled active", func() (bool, string) {
+		r := roles()
+		return r[v1] == "active/", fmt.Sprint(r)
+	})
+	e.setImage("md", "example/md:2")
+	v2 := e.waitPhase("md", v1alpha1.RolloutPhasePaused, 30*time.Second).Status.CurrentPodHash
+	e.eventually(20*time.Second, "v2 pods labelled preview", func() (bool, string) {
+		r := roles()
+		return r[v1] == "active/" && r[v2] == "preview/yes", fmt.Sprint(r)
+	})
+	e.patchStatus("md", func(s *v1alpha1.RolloutStatus) { s.PauseConditions = nil })
+	e.waitPhase("md", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	// Promoted in place: the same pods are now active, the preview keys gone.
+	e.eventually(20*time.Second, "v2 pods relabelled active", func() (bool, string) {
+		r := roles()
+		return r[v2] == "active/", fmt.Sprint(r)
 	})
 }

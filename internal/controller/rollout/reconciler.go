@@ -133,6 +133,9 @@ func (s *syncer) sync(ctx context.Context) error {
 		if err := s.syncBlueGreen(ctx); err != nil || s.invalid != "" {
 			return err
 		}
+		if err := s.syncEphemeralMetadata(ctx); err != nil {
+			return err
+		}
 		return s.diagnose(ctx)
 	}
 	s.invalid = "spec.strategy.canary: not supported yet by this controller"
