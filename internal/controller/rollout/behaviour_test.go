@@ -148,3 +148,47 @@ func TestControllerRestartMidUpdate(t *testing.T) {
 		t.Errorf("ReplicaSets %v: want exactly one per template", got)
 	}
 }
+
+func TestRestartEvictsEveryPodAFewAtATime(t *testing.T) {
+	e := newEnv(t)
+	e.service("rst-active", "rst")
+	e.create(blueGreen("rst", 3, v1alpha1.BlueGreenStrategy{ActiveService: "rst-active"}))
+	hash := e.waitPhase("rst", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	podNames := func() map[string]bool {
+		pods, err := kube.CoreV1().Pods(e.ns).List(e.ctx, metav1.ListOptions{LabelSelector: "app=rst"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp == nil {
+				out[p.Name] = true
+			}
+		}
+		return out
+	}
+	before := podNames()
+	// Pod creation times have one-second precision: ask for a restart of
+	// pods created before the next second.
+	at := metav1.NewTime(time.Now().Add(time.Second).Truncate(time.Second))
+	ro := e.rollout("rst")
+	patch := client.MergeFrom(ro.DeepCopy())
+	ro.Spec.RestartAt = &at
+	if err := cl.Patch(e.ctx, ro, patch); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(60*time.Second, "every pod replaced and restartedAt recorded", func() (bool, string) {
+		now := podNames()
+		for name := range before {
+			if now[name] {
+				return false, fmt.Sprintf("old pod %s still there", name)
+			}
+		}
+		ro := e.rollout("rst")
+		return len(now) == 3 && ro.Status.RestartedAt != nil && ro.Status.RestartedAt.Equal(&at), fmt.Sprintf("%d pods, restartedAt %v", len(now), ro.Status.RestartedAt)
+	})
+	e.waitEvent("rst", "RolloutRestarted")
+	if got := e.replicaSets("rst"); len(got) != 1 || got[hash] != [2]int32{3, 3} {
+		t.Errorf("a restart must not create a ReplicaSet: %v", got)
+	}
+}

@@ -136,6 +136,9 @@ func (s *syncer) sync(ctx context.Context) error {
 		if err := s.syncEphemeralMetadata(ctx); err != nil {
 			return err
 		}
+		if err := s.syncRestart(ctx); err != nil {
+			return err
+		}
 		return s.diagnose(ctx)
 	}
 	s.invalid = "spec.strategy.canary: not supported yet by this controller"
