@@ -163,3 +163,31 @@ func TestMissingAnalysisTemplateIsReported(t *testing.T) {
 	e.template("rate")
 	e.run("noat-" + ro.Status.CurrentPodHash + "-pre")
 }
+
+// Killed while an analysis runs, or during an abort, the controller
+// resumes: the same run (not a second one), and the abort holds.
+func TestControllerRestartDuringAnalysisAndAbort(t *testing.T) {
+	e := newEnv(t)
+	v1 := e.analysisSetup("rsa", true, false)
+	v2 := e.waitPhase("rsa", v1alpha1.RolloutPhaseProgressing, 30*time.Second).Status.CurrentPodHash
+	run := e.run("rsa-" + v2 + "-pre")
+	restartController(t)
+	runs := &v1alpha1.AnalysisRunList{}
+	e.eventually(10*time.Second, "still one run after the restart", func() (bool, string) {
+		if err := cl.List(e.ctx, runs, client.InNamespace(e.ns)); err != nil {
+			return false, err.Error()
+		}
+		return len(runs.Items) == 1 && runs.Items[0].UID == run.UID, fmt.Sprintf("%d runs", len(runs.Items))
+	})
+	e.finish(run, v1alpha1.AnalysisPhaseFailed)
+	e.waitPhase("rsa", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+	restartController(t)
+	ro := e.waitPhase("rsa", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+	if !ro.Status.Abort || e.selector("rsa-active") != v1 {
+		t.Fatalf("abort lost across a restart: abort %v, active %s", ro.Status.Abort, e.selector("rsa-active"))
+	}
+	e.eventually(20*time.Second, "v2 scaled down", func() (bool, string) {
+		got := e.replicaSets("rsa")
+		return got[v2] == [2]int32{0, 0} && got[v1] == [2]int32{2, 2}, fmt.Sprint(got)
+	})
+}
