@@ -59,7 +59,8 @@ func Scheme() *runtime.Scheme {
 }
 
 // NewManager builds a manager whose caches hold only Ramp's objects, the
-// ReplicaSets and pods that carry Ramp's pod-template hash label, and
+// ReplicaSets and pods that carry Ramp's pod-template hash label, the
+// Deployments that Rollouts reference (labelled ramp.dev/workload-ref), and
 // Services.
 func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	owned, err := labels.NewRequirement(v1alpha1.DefaultRolloutUniqueLabelKey, selection.Exists, nil)
@@ -67,9 +68,14 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	ownedOnly := cache.ByObject{Label: labels.NewSelector().Add(*owned)}
+	referenced, err := labels.NewRequirement(rollout.WorkloadRefLabel, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
 	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&appsv1.ReplicaSet{}: ownedOnly,
 		&corev1.Pod{}:        ownedOnly,
+		&appsv1.Deployment{}: {Label: labels.NewSelector().Add(*referenced)},
 	}}
 	if opts.Namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{opts.Namespace: {}}
@@ -120,6 +126,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	r := &rollout.Reconciler{
 		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
 		Events:     mgr.GetEventRecorder("ramp-controller"),
 		Clock:      clk,
 		InstanceID: opts.InstanceID,

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
 	appsv1 "k8s.io/api/apps/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,6 +24,9 @@ import (
 type Reconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
 	Client ctrl.Client
+	// APIReader reads past the cache: a workloadRef Deployment before the
+	// controller has labelled it (and so caches it).
+	APIReader ctrl.Reader
 	// Events records Kubernetes events about rollouts.
 	Events events.EventRecorder
 	// Clock tells the time of pauses and delays.
@@ -121,10 +126,19 @@ func (s *syncer) sync(ctx context.Context) error {
 		s.invalidReason = v1alpha1.ReasonInvalidSpec
 		return nil
 	}
+	var workload *appsv1.Deployment
 	if s.ro.Spec.WorkloadRef != nil {
-		s.invalid = "spec.workloadRef: not supported yet by this controller"
-		s.invalidReason = v1alpha1.ReasonInvalidSpec
-		return nil
+		var err error
+		if workload, err = s.resolveWorkload(ctx); err != nil || s.invalid != "" {
+			return err
+		}
+		resolved := s.ro.Spec.DeepCopy()
+		resolved.WorkloadRef = nil
+		if errs := validation.RolloutSpec(resolved, field.NewPath("spec")); len(errs) > 0 {
+			s.invalid = "spec.workloadRef: Deployment " + s.ro.Spec.WorkloadRef.Name + ": " + errs.ToAggregate().Error()
+			s.invalidReason = v1alpha1.ReasonInvalidSpec
+			return nil
+		}
 	}
 	if err := s.snapshot(ctx); err != nil || s.invalid != "" {
 		return err
@@ -137,6 +151,9 @@ func (s *syncer) sync(ctx context.Context) error {
 			return err
 		}
 		if err := s.syncRestart(ctx); err != nil {
+			return err
+		}
+		if err := s.scaleWorkload(ctx, workload); err != nil {
 			return err
 		}
 		return s.diagnose(ctx)

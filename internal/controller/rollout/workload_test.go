@@ -1,0 +1,88 @@
+package rollout_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+)
+
+func TestWorkloadRefTakesTheDeploymentsTemplateAndScalesItDown(t *testing.T) {
+	e := newEnv(t)
+	labels := map[string]string{"app": "wl"}
+	dep, err := kube.AppsV1().Deployments(e.ns).Create(e.ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "wl"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](2),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example/wl:1"}}},
+			},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.service("wl-active", "wl")
+	e.create(&v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "wl"},
+		Spec: v1alpha1.RolloutSpec{
+			Replicas:    ptr.To[int32](2),
+			WorkloadRef: &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "wl", ScaleDown: v1alpha1.ScaleDownOnSuccess},
+			Strategy:    v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{ActiveService: "wl-active"}},
+		},
+	})
+	ro := e.waitPhase("wl", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	hash := ro.Status.StableRS
+	rs := e.replicaSet("wl", hash)
+	if rs.Spec.Template.Spec.Containers[0].Image != "example/wl:1" || ro.Status.WorkloadObservedGeneration != fmt.Sprint(dep.Generation) {
+		t.Errorf("template from the Deployment: image %s, workloadObservedGeneration %s", rs.Spec.Template.Spec.Containers[0].Image, ro.Status.WorkloadObservedGeneration)
+	}
+	if e.selector("wl-active") != hash {
+		t.Errorf("active selector %s, want %s", e.selector("wl-active"), hash)
+	}
+	e.eventually(30*time.Second, "the Deployment scaled to 0 once the rollout is healthy", func() (bool, string) {
+		d, err := kube.AppsV1().Deployments(e.ns).Get(e.ctx, "wl", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return ptr.Deref(d.Spec.Replicas, -1) == 0, fmt.Sprintf("replicas %d", ptr.Deref(d.Spec.Replicas, -1))
+	})
+
+	// A new template in the Deployment is a new release of the rollout.
+	d, err := kube.AppsV1().Deployments(e.ns).Get(e.ctx, "wl", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Spec.Template.Spec.Containers[0].Image = "example/wl:2"
+	if _, err := kube.AppsV1().Deployments(e.ns).Update(e.ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(30*time.Second, "the rollout follows the Deployment's new template", func() (bool, string) {
+		ro := e.rollout("wl")
+		return ro.Status.StableRS != hash && ro.Status.Phase == v1alpha1.RolloutPhaseHealthy, fmt.Sprintf("%s %s", ro.Status.Phase, ro.Status.Message)
+	})
+}
+
+func TestMissingWorkloadIsReported(t *testing.T) {
+	e := newEnv(t)
+	e.service("nowl-active", "nowl")
+	e.create(&v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "nowl"},
+		Spec: v1alpha1.RolloutSpec{
+			WorkloadRef: &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "absent"},
+			Strategy:    v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{ActiveService: "nowl-active"}},
+		},
+	})
+	ro := e.waitPhase("nowl", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+	if c := condition(ro, v1alpha1.InvalidSpec); c == nil || c.Message != `spec.workloadRef: Deployment "absent" not found in namespace `+e.ns {
+		t.Fatalf("InvalidSpec %+v", c)
+	}
+}
