@@ -67,8 +67,11 @@ func (s *syncer) resolveWorkload(ctx context.Context) (*appsv1.Deployment, error
 // says: never; onsuccess, once the rollout is healthy; progressively, as the
 // rollout's pods become available. If the rollout fails, it is scaled back.
 func (s *syncer) scaleWorkload(ctx context.Context, dep *appsv1.Deployment) error {
+	if dep == nil || s.ro.Spec.WorkloadRef == nil {
+		return nil
+	}
 	mode := s.ro.Spec.WorkloadRef.ScaleDown
-	if dep == nil || mode == "" || mode == v1alpha1.ScaleDownNever {
+	if mode == "" || mode == v1alpha1.ScaleDownNever {
 		return nil
 	}
 	original := ptr.Deref(dep.Spec.Replicas, 1)
