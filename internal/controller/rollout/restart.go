@@ -52,15 +52,16 @@ func (s *syncer) syncRestart(ctx context.Context) error {
 			return err
 		}
 		unavailable := replicaset.Replicas(rs) - rs.Status.AvailableReplicas
+		pending := false
 		for i := range pods.Items {
 			pod := &pods.Items[i]
 			if !pod.CreationTimestamp.Before(at) {
 				continue
 			}
+			pending = true
 			if pod.DeletionTimestamp != nil || unavailable >= budget {
-				// Wait for the replacement pods before evicting more.
-				s.after(time.Second)
-				return nil
+				// Wait for replacement pods before evicting more.
+				continue
 			}
 			err := s.r.Client.SubResource("eviction").Create(ctx, pod, &policyv1.Eviction{
 				ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace},
@@ -75,6 +76,9 @@ func (s *syncer) syncRestart(ctx context.Context) error {
 			}
 			unavailable++
 			s.event(corev1.EventTypeNormal, "RestartingPod", "Evicted pod %s to restart it", pod.Name)
+		}
+		if pending {
+			// One ReplicaSet at a time: the next once this one is done.
 			s.after(time.Second)
 			return nil
 		}
