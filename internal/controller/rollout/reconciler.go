@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -38,6 +40,12 @@ type Reconciler struct {
 	// SkipNameValidation lets a process register the reconciler more than
 	// once (a test that restarts the controller).
 	SkipNameValidation bool
+
+	// written remembers, per rollout, the resourceVersion of the last status
+	// this reconciler wrote, so that it never acts on an older copy from
+	// the cache (which would undo what it just did, such as a switch of the
+	// active Service).
+	written sync.Map
 }
 
 var _ reconcile.Reconciler = (*Reconciler)(nil)
@@ -54,6 +62,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	if ro.Labels[v1alpha1.InstanceIDLabelKey] != r.InstanceID || ro.DeletionTimestamp != nil {
 		return reconcile.Result{}, nil
+	}
+	if last, ok := r.written.Load(req.NamespacedName); ok && olderThan(ro.ResourceVersion, last.(string)) {
+		// The cache has not caught up with our own last write yet; its
+		// watch event brings us back.
+		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
 	s := &syncer{r: r, ro: ro, now: r.Clock.Now(), status: ro.Status.DeepCopy()}
 	err := s.sync(ctx)
@@ -177,5 +190,14 @@ func (r *Reconciler) patchStatus(ctx context.Context, ro *v1alpha1.Rollout, s *s
 		}
 		return fmt.Errorf("writing status: %w", err)
 	}
+	r.written.Store(ctrl.ObjectKeyFromObject(ro), updated.ResourceVersion)
 	return nil
+}
+
+// olderThan reports whether resourceVersion a precedes b. Resource versions
+// are etcd revisions; a value that does not parse is never called older.
+func olderThan(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	return errA == nil && errB == nil && x < y
 }

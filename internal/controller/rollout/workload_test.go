@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
@@ -16,7 +17,7 @@ import (
 func TestWorkloadRefTakesTheDeploymentsTemplateAndScalesItDown(t *testing.T) {
 	e := newEnv(t)
 	labels := map[string]string{"app": "wl"}
-	dep, err := kube.AppsV1().Deployments(e.ns).Create(e.ctx, &appsv1.Deployment{
+	_, err := kube.AppsV1().Deployments(e.ns).Create(e.ctx, &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "wl"},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](2),
@@ -42,8 +43,8 @@ func TestWorkloadRefTakesTheDeploymentsTemplateAndScalesItDown(t *testing.T) {
 	ro := e.waitPhase("wl", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
 	hash := ro.Status.StableRS
 	rs := e.replicaSet("wl", hash)
-	if rs.Spec.Template.Spec.Containers[0].Image != "example/wl:1" || ro.Status.WorkloadObservedGeneration != fmt.Sprint(dep.Generation) {
-		t.Errorf("template from the Deployment: image %s, workloadObservedGeneration %s", rs.Spec.Template.Spec.Containers[0].Image, ro.Status.WorkloadObservedGeneration)
+	if rs.Spec.Template.Spec.Containers[0].Image != "example/wl:1" || ro.Status.WorkloadObservedGeneration == "" {
+		t.Errorf("template from the Deployment: image %s, workloadObservedGeneration %q", rs.Spec.Template.Spec.Containers[0].Image, ro.Status.WorkloadObservedGeneration)
 	}
 	if e.selector("wl-active") != hash {
 		t.Errorf("active selector %s, want %s", e.selector("wl-active"), hash)
@@ -53,16 +54,23 @@ func TestWorkloadRefTakesTheDeploymentsTemplateAndScalesItDown(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		return ptr.Deref(d.Spec.Replicas, -1) == 0, fmt.Sprintf("replicas %d", ptr.Deref(d.Spec.Replicas, -1))
+		// The rollout has seen the Deployment's latest generation (scaling it
+		// down was a new one).
+		seen := e.rollout("wl").Status.WorkloadObservedGeneration == fmt.Sprint(d.Generation)
+		return ptr.Deref(d.Spec.Replicas, -1) == 0 && seen, fmt.Sprintf("replicas %d, generation %d", ptr.Deref(d.Spec.Replicas, -1), d.Generation)
 	})
 
 	// A new template in the Deployment is a new release of the rollout.
-	d, err := kube.AppsV1().Deployments(e.ns).Get(e.ctx, "wl", metav1.GetOptions{})
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := kube.AppsV1().Deployments(e.ns).Get(e.ctx, "wl", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		d.Spec.Template.Spec.Containers[0].Image = "example/wl:2"
+		_, err = kube.AppsV1().Deployments(e.ns).Update(e.ctx, d, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	d.Spec.Template.Spec.Containers[0].Image = "example/wl:2"
-	if _, err := kube.AppsV1().Deployments(e.ns).Update(e.ctx, d, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	e.eventually(30*time.Second, "the rollout follows the Deployment's new template", func() (bool, string) {
