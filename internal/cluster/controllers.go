@@ -9,15 +9,18 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	cacheddiscovery "k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/scale"
 	"k8s.io/controller-manager/pkg/informerfactory"
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/pkg/controller/deployment"
+	"k8s.io/kubernetes/pkg/controller/disruption"
 	"k8s.io/kubernetes/pkg/controller/endpointslice"
 	"k8s.io/kubernetes/pkg/controller/garbagecollector"
 	"k8s.io/kubernetes/pkg/controller/job"
@@ -31,7 +34,9 @@ import (
 const controllerSyncPeriod = 2 * time.Second
 
 // startControllers runs the kube-controller-manager controllers a rollout
-// relies on until ctx is cancelled. Every controller talks JSON: the
+// relies on (replicaset, deployment, endpointslice, job, serviceaccount,
+// namespace, garbage collector and disruption, which keeps
+// PodDisruptionBudgets' status for the Eviction API) until ctx is cancelled. Every controller talks JSON: the
 // EndpointSlice CRD cannot speak protobuf.
 func startControllers(ctx context.Context, base *restclient.Config, wg *sync.WaitGroup) error {
 	cfg := restclient.CopyConfig(base)
@@ -113,6 +118,18 @@ func startControllers(ctx context.Context, base *restclient.Config, wg *sync.Wai
 		return fmt.Errorf("creating the garbage collector: %w", err)
 	}
 
+	pdbClient, err := newClient("disruption-controller")
+	if err != nil {
+		return err
+	}
+	scaleClient, err := scale.NewForConfig(gcCfg, mapper, dynamic.LegacyAPIPathResolverFunc, scale.NewDiscoveryScaleKindResolver(gcClient.Discovery()))
+	if err != nil {
+		return err
+	}
+	pdbc := disruption.NewDisruptionController(ctx, factory.Core().V1().Pods(), factory.Policy().V1().PodDisruptionBudgets(),
+		factory.Core().V1().ReplicationControllers(), factory.Apps().V1().ReplicaSets(), factory.Apps().V1().Deployments(),
+		factory.Apps().V1().StatefulSets(), pdbClient, mapper, scaleClient, pdbClient.Discovery())
+
 	nsClient, err := newClient("namespace-controller")
 	if err != nil {
 		return err
@@ -141,6 +158,7 @@ func startControllers(ctx context.Context, base *restclient.Config, wg *sync.Wai
 	run(func() { jc.Run(ctx, 5) })
 	run(func() { sac.Run(ctx, 1) })
 	run(func() { nsc.Run(ctx, 5) })
+	run(func() { pdbc.Run(ctx, 2) })
 	run(func() { wait.UntilWithContext(ctx, func(context.Context) { mapper.Reset() }, controllerSyncPeriod) })
 	run(func() { gc.Run(ctx, 5, controllerSyncPeriod) })
 	run(func() { gc.Sync(ctx, gcClient.Discovery(), controllerSyncPeriod) })

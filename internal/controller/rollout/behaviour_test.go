@@ -6,7 +6,9 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -191,4 +193,48 @@ func TestRestartEvictsEveryPodAFewAtATime(t *testing.T) {
 	if got := e.replicaSets("rst"); len(got) != 1 || got[hash] != [2]int32{3, 3} {
 		t.Errorf("a restart must not create a ReplicaSet: %v", got)
 	}
+}
+
+func TestRestartHonoursPodDisruptionBudgets(t *testing.T) {
+	e := newEnv(t)
+	e.service("pdb-active", "pdb")
+	e.create(blueGreen("pdb", 2, v1alpha1.BlueGreenStrategy{ActiveService: "pdb-active"}))
+	e.waitPhase("pdb", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	// A budget that allows no disruption at all.
+	pdb := &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: "pdb", Namespace: e.ns},
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MinAvailable: ptr.To(intstr.FromInt32(2)),
+			Selector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": "pdb"}},
+		},
+	}
+	if err := cl.Create(e.ctx, pdb); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(30*time.Second, "the budget observed", func() (bool, string) {
+		got := &policyv1.PodDisruptionBudget{}
+		if err := cl.Get(e.ctx, client.ObjectKeyFromObject(pdb), got); err != nil {
+			return false, err.Error()
+		}
+		return got.Status.ObservedGeneration == got.Generation && got.Status.ExpectedPods == 2, fmt.Sprintf("%+v", got.Status)
+	})
+	at := metav1.NewTime(time.Now().Add(time.Second).Truncate(time.Second))
+	ro := e.rollout("pdb")
+	patch := client.MergeFrom(ro.DeepCopy())
+	ro.Spec.RestartAt = &at
+	if err := cl.Patch(e.ctx, ro, patch); err != nil {
+		t.Fatal(err)
+	}
+	e.waitEvent("pdb", "RestartBlocked")
+	if ro := e.rollout("pdb"); ro.Status.RestartedAt != nil {
+		t.Fatal("restart recorded while the budget forbids evictions")
+	}
+	// Loosen the budget: the restart goes through.
+	if err := cl.Delete(e.ctx, pdb); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(60*time.Second, "restart completed", func() (bool, string) {
+		ro := e.rollout("pdb")
+		return ro.Status.RestartedAt != nil, fmt.Sprint(e.events("pdb"))
+	})
 }
