@@ -2,8 +2,8 @@
 // process: an embedded etcd, a kube-apiserver built from k8s.io/kubernetes,
 // the kube-controller-manager controllers a rollout relies on (replicaset,
 // deployment, endpointslice, garbage collector, job, namespace,
-// serviceaccount and disruption), and simulated nodes that bind pods, give each its own IP
-// in 127.0.0.0/8 and make it Running and Ready.
+// serviceaccount and disruption), and simulated nodes that bind pods, give
+// each its own IP in 127.0.0.0/8 and make it Running and Ready.
 //
 // Ramp's integration tests and the ramp-sandbox command use it in place of
 // envtest plus kind: no Docker, no downloads at run time, free ports, several
