@@ -170,15 +170,7 @@ func TestRestartEvictsEveryPodAFewAtATime(t *testing.T) {
 		return out
 	}
 	before := podNames()
-	// Pod creation times have one-second precision: ask for a restart of
-	// pods created before the next second.
-	at := metav1.NewTime(time.Now().Add(time.Second).Truncate(time.Second))
-	ro := e.rollout("rst")
-	patch := client.MergeFrom(ro.DeepCopy())
-	ro.Spec.RestartAt = &at
-	if err := cl.Patch(e.ctx, ro, patch); err != nil {
-		t.Fatal(err)
-	}
+	at := e.restart("rst")
 	e.eventually(60*time.Second, "every pod replaced and restartedAt recorded", func() (bool, string) {
 		now := podNames()
 		for name := range before {
@@ -218,13 +210,7 @@ func TestRestartHonoursPodDisruptionBudgets(t *testing.T) {
 		}
 		return got.Status.ObservedGeneration == got.Generation && got.Status.ExpectedPods == 2, fmt.Sprintf("%+v", got.Status)
 	})
-	at := metav1.NewTime(time.Now().Add(time.Second).Truncate(time.Second))
-	ro := e.rollout("pdb")
-	patch := client.MergeFrom(ro.DeepCopy())
-	ro.Spec.RestartAt = &at
-	if err := cl.Patch(e.ctx, ro, patch); err != nil {
-		t.Fatal(err)
-	}
+	e.restart("pdb")
 	e.waitEvent("pdb", "RestartBlocked")
 	if ro := e.rollout("pdb"); ro.Status.RestartedAt != nil {
 		t.Fatal("restart recorded while the budget forbids evictions")
@@ -237,4 +223,19 @@ func TestRestartHonoursPodDisruptionBudgets(t *testing.T) {
 		ro := e.rollout("pdb")
 		return ro.Status.RestartedAt != nil, fmt.Sprint(e.events("pdb"))
 	})
+}
+
+// restart asks for a restart, as `ramp restart` does. Pod creation times
+// have one-second precision: it asks for pods created before the next
+// second.
+func (e *env) restart(name string) metav1.Time {
+	e.t.Helper()
+	at := metav1.NewTime(time.Now().Add(time.Second).Truncate(time.Second))
+	ro := e.rollout(name)
+	patch := client.MergeFrom(ro.DeepCopy())
+	ro.Spec.RestartAt = &at
+	if err := cl.Patch(e.ctx, ro, patch); err != nil {
+		e.t.Fatal(err)
+	}
+	return at
 }

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -275,13 +276,10 @@ func (s *syncer) resetUpdateState() {
 }
 
 func (s *syncer) removePause(reason v1alpha1.PauseReason) {
-	var kept []v1alpha1.PauseCondition
-	for _, c := range s.status.PauseConditions {
-		if c.Reason != reason {
-			kept = append(kept, c)
-		}
+	s.status.PauseConditions = slices.DeleteFunc(s.status.PauseConditions, func(c v1alpha1.PauseCondition) bool { return c.Reason == reason })
+	if len(s.status.PauseConditions) == 0 {
+		s.status.PauseConditions = nil
 	}
-	s.status.PauseConditions = kept
 }
 
 func pauseCondition(st *v1alpha1.RolloutStatus, reason v1alpha1.PauseReason) *v1alpha1.PauseCondition {

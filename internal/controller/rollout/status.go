@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -125,11 +126,8 @@ func (s *syncer) setCondition(t v1alpha1.RolloutConditionType, status corev1.Con
 }
 
 func (s *syncer) removeCondition(t v1alpha1.RolloutConditionType) {
-	var kept []v1alpha1.RolloutCondition
-	for _, c := range s.status.Conditions {
-		if c.Type != t {
-			kept = append(kept, c)
-		}
+	s.status.Conditions = slices.DeleteFunc(s.status.Conditions, func(c v1alpha1.RolloutCondition) bool { return c.Type == t })
+	if len(s.status.Conditions) == 0 {
+		s.status.Conditions = nil
 	}
-	s.status.Conditions = kept
 }
