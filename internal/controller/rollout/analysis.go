@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -101,7 +102,7 @@ func runStatus(run *v1alpha1.AnalysisRun) *v1alpha1.RolloutAnalysisRunStatus {
 
 // verdict acts on a run's phase: it reports whether the release may go on,
 // aborts on Failed or Error, and pauses on Inconclusive.
-func (s *syncer) verdict(run *v1alpha1.AnalysisRun, kind string) bool {
+func (s *syncer) verdict(ctx context.Context, run *v1alpha1.AnalysisRun, kind string) bool {
 	switch run.Status.Phase {
 	case v1alpha1.AnalysisPhaseSuccessful:
 		return true
@@ -112,19 +113,44 @@ func (s *syncer) verdict(run *v1alpha1.AnalysisRun, kind string) bool {
 		}
 		return false
 	case v1alpha1.AnalysisPhaseInconclusive:
-		if pauseCondition(s.status, v1alpha1.PauseReasonInconclusiveAnalysis) == nil && !s.status.ControllerPause {
-			s.status.PauseConditions = append(s.status.PauseConditions, v1alpha1.PauseCondition{
-				Reason: v1alpha1.PauseReasonInconclusiveAnalysis, StartTime: metav1.NewTime(s.now),
-			})
-			s.status.ControllerPause = true
-			s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutPaused, "Rollout is paused: %s AnalysisRun %s is Inconclusive", kind, run.Name)
-			return false
-		}
-		// Promoted past the inconclusive run.
-		return pauseCondition(s.status, v1alpha1.PauseReasonInconclusiveAnalysis) == nil
+		return s.inconclusive(ctx, run, kind)
 	default:
 		return false
 	}
+}
+
+// pauseRecordedAnnotation marks an Inconclusive run whose pause the
+// rollout's status holds. A marked run without the pause condition means a
+// person promoted past it.
+const pauseRecordedAnnotation = "ramp.dev/inconclusive-pause-recorded"
+
+// inconclusive pauses the release on an Inconclusive run until a person
+// promotes it, and reports whether it may go on. The pause is recorded in
+// two steps (the status, then a mark on the run) so that a restart at any
+// point neither loses the pause nor skips it.
+func (s *syncer) inconclusive(ctx context.Context, run *v1alpha1.AnalysisRun, kind string) bool {
+	paused := pauseCondition(s.status, v1alpha1.PauseReasonInconclusiveAnalysis) != nil
+	_, marked := run.Annotations[pauseRecordedAnnotation]
+	switch {
+	case !paused && marked:
+		return true // promoted past it
+	case !paused:
+		s.status.PauseConditions = append(s.status.PauseConditions, v1alpha1.PauseCondition{
+			Reason: v1alpha1.PauseReasonInconclusiveAnalysis, StartTime: metav1.NewTime(s.now),
+		})
+		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutPaused, "Rollout is paused: %s AnalysisRun %s is Inconclusive", kind, run.Name)
+	case !marked:
+		patch := ctrl.MergeFrom(run.DeepCopy())
+		if run.Annotations == nil {
+			run.Annotations = map[string]string{}
+		}
+		run.Annotations[pauseRecordedAnnotation] = "true"
+		if err := s.r.Client.Patch(ctx, run, patch); err != nil {
+			// Tried again on the next reconcile; the pause holds meanwhile.
+			s.after(time.Second)
+		}
+	}
+	return false
 }
 
 // deleteRuns removes the current template's runs, so that a retry measures

@@ -191,3 +191,29 @@ func TestControllerRestartDuringAnalysisAndAbort(t *testing.T) {
 		return got[v2] == [2]int32{0, 0} && got[v1] == [2]int32{2, 2}, fmt.Sprint(got)
 	})
 }
+
+func TestInconclusiveAnalysisPausesUntilPromoted(t *testing.T) {
+	e := newEnv(t)
+	e.analysisSetup("inc", true, false)
+	v2 := e.waitPhase("inc", v1alpha1.RolloutPhaseProgressing, 30*time.Second).Status.CurrentPodHash
+	e.finish(e.run("inc-"+v2+"-pre"), v1alpha1.AnalysisPhaseInconclusive)
+	ro := e.waitPhase("inc", v1alpha1.RolloutPhasePaused, 30*time.Second)
+	if len(ro.Status.PauseConditions) != 1 || ro.Status.PauseConditions[0].Reason != v1alpha1.PauseReasonInconclusiveAnalysis {
+		t.Fatalf("pause conditions %+v", ro.Status.PauseConditions)
+	}
+	// The pause survives a restart of the controller.
+	restartController(t)
+	e.eventually(10*time.Second, "the run marked as paused on", func() (bool, string) {
+		_, ok := e.run("inc-" + v2 + "-pre").Annotations["ramp.dev/inconclusive-pause-recorded"]
+		return ok, ""
+	})
+	if ro := e.waitPhase("inc", v1alpha1.RolloutPhasePaused, 30*time.Second); e.selector("inc-active") == v2 {
+		t.Fatalf("switched while paused: %+v", ro.Status)
+	}
+	// A person looks, and promotes.
+	e.patchStatus("inc", func(s *v1alpha1.RolloutStatus) { s.PauseConditions = nil })
+	ro = e.waitPhase("inc", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if ro.Status.StableRS != v2 || e.selector("inc-active") != v2 {
+		t.Fatalf("not promoted past the inconclusive run: %+v", ro.Status)
+	}
+}

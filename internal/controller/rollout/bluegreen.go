@@ -139,7 +139,7 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 			return err
 		}
 		s.status.BlueGreen.PrePromotionAnalysisRunStatus = runStatus(run)
-		analysed = s.verdict(run, v1alpha1.RolloutTypePrePromotionLabel)
+		analysed = s.verdict(ctx, run, v1alpha1.RolloutTypePrePromotionLabel)
 		if s.status.Abort {
 			return s.abortBlueGreen(ctx, bg)
 		}
@@ -165,7 +165,7 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 			return err
 		}
 		s.status.BlueGreen.PostPromotionAnalysisRunStatus = runStatus(run)
-		if !s.verdict(run, v1alpha1.RolloutTypePostPromotionLabel) {
+		if !s.verdict(ctx, run, v1alpha1.RolloutTypePostPromotionLabel) {
 			if s.status.Abort {
 				if err := s.switchService(ctx, active, replicaset.Hash(s.stableRS)); err != nil {
 					return err
