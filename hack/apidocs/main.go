@@ -123,12 +123,7 @@ func walk(b *strings.Builder, path string, s apiextensionsv1.JSONSchemaProps, re
 	}
 	row(b, path, typ, s, required)
 	req := requiredSet(s.Required)
-	keys := make([]string, 0, len(s.Properties))
-	for k := range s.Properties {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(s.Properties) {
 		walk(b, path+"."+k, s.Properties[k], req[k])
 	}
 	if s.Items != nil && s.Items.Schema != nil && len(s.Items.Schema.Properties) > 0 {
@@ -137,12 +132,7 @@ func walk(b *strings.Builder, path string, s apiextensionsv1.JSONSchemaProps, re
 			return
 		}
 		req := requiredSet(item.Required)
-		ikeys := make([]string, 0, len(item.Properties))
-		for k := range item.Properties {
-			ikeys = append(ikeys, k)
-		}
-		sort.Strings(ikeys)
-		for _, k := range ikeys {
+		for _, k := range sortedKeys(item.Properties) {
 			walk(b, path+"[]."+k, item.Properties[k], req[k])
 		}
 	}
