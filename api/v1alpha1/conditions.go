@@ -60,6 +60,23 @@ const (
 	ReasonLoadBalancerNotFound     = "LoadBalancerNotFound"
 )
 
+// Values of status.duration.completionStatus: how an update ended.
+const (
+	// CompletionPromoted: the update went through its steps and was promoted.
+	CompletionPromoted = "Promoted"
+	// CompletionFastPromoted: promote-full skipped the remaining steps.
+	CompletionFastPromoted = "FastPromoted"
+	// CompletionAborted: the update was aborted, by hand or by analysis.
+	CompletionAborted = "Aborted"
+	// CompletionSuperseded: a newer template replaced it before it ended.
+	CompletionSuperseded = "Superseded"
+	// CompletionRolledBack: the template went back to the stable one.
+	CompletionRolledBack = "RolledBack"
+	// CompletionFastRolledBack: the template went back to a version still
+	// running inside its scale-down delay, which took the traffic at once.
+	CompletionFastRolledBack = "FastRolledBack"
+)
+
 // Labels and annotations. Keys that users' queries and dashboards rely on
 // keep Argo Rollouts' spelling; Ramp's own keys live under ramp.dev/.
 const (
@@ -70,6 +87,10 @@ const (
 	// ManagedByRolloutsKey marks Services, Ingresses and other objects a
 	// rollout manages; its value is the rollout's name.
 	ManagedByRolloutsKey = "ramp.dev/managed-by-rollouts"
+	// ManagedLabelKey ("true") labels the objects a rollout manages but did
+	// not create, such as Services, so that the controller's caches can hold
+	// them and nothing else of their kind.
+	ManagedLabelKey = "ramp.dev/managed"
 	// ScaleDownDeadlineAnnotationKey holds the time an old ReplicaSet is
 	// scaled down.
 	ScaleDownDeadlineAnnotationKey = "scale-down-deadline"

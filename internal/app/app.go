@@ -61,7 +61,7 @@ func Scheme() *runtime.Scheme {
 // NewManager builds a manager whose caches hold only Ramp's objects, the
 // ReplicaSets and pods that carry Ramp's pod-template hash label, the
 // Deployments that Rollouts reference (labelled ramp.dev/workload-ref), and
-// Services.
+// the Services they manage (labelled ramp.dev/managed).
 func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	owned, err := labels.NewRequirement(v1alpha1.DefaultRolloutUniqueLabelKey, selection.Exists, nil)
 	if err != nil {
@@ -72,10 +72,12 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	managed := labels.SelectorFromSet(labels.Set{v1alpha1.ManagedLabelKey: "true"})
 	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&appsv1.ReplicaSet{}: ownedOnly,
 		&corev1.Pod{}:        ownedOnly,
 		&appsv1.Deployment{}: {Label: labels.NewSelector().Add(*referenced)},
+		&corev1.Service{}:    {Label: managed},
 	}}
 	if opts.Namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{opts.Namespace: {}}

@@ -2,6 +2,7 @@ package rollout_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -212,8 +213,10 @@ func TestRestartHonoursPodDisruptionBudgets(t *testing.T) {
 	})
 	e.restart("pdb")
 	e.waitEvent("pdb", "RestartBlocked")
-	if ro := e.rollout("pdb"); ro.Status.RestartedAt != nil {
-		t.Fatal("restart recorded while the budget forbids evictions")
+	// Progressing while the restart waits, with the reason in the message.
+	ro := e.waitPhase("pdb", v1alpha1.RolloutPhaseProgressing, 10*time.Second)
+	if ro.Status.RestartedAt != nil || !strings.Contains(ro.Status.Message, "restarting the pods created before") {
+		t.Fatalf("while blocked: restartedAt %v, message %q", ro.Status.RestartedAt, ro.Status.Message)
 	}
 	// Loosen the budget: the restart goes through.
 	if err := cl.Delete(e.ctx, pdb); err != nil {
@@ -223,6 +226,7 @@ func TestRestartHonoursPodDisruptionBudgets(t *testing.T) {
 		ro := e.rollout("pdb")
 		return ro.Status.RestartedAt != nil, fmt.Sprint(e.events("pdb"))
 	})
+	e.waitPhase("pdb", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
 }
 
 // restart asks for a restart, as `ramp restart` does. Pod creation times

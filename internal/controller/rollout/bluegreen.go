@@ -58,10 +58,11 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 		if !replicaset.Available(s.newRS, replicas) {
 			return nil
 		}
-		return s.promote(ctx, active)
+		return s.promote(ctx, active, v1alpha1.CompletionPromoted)
 
 	case s.newRS.UID == s.stableRS.UID:
 		// At rest, or rolled back to the stable template.
+		s.finishUpdate(v1alpha1.CompletionRolledBack)
 		s.resetUpdateState()
 		if err := s.clearScaleDownDeadline(ctx, s.stableRS); err != nil {
 			return err
@@ -99,6 +100,7 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 		if err := s.deleteRuns(ctx); err != nil {
 			return err
 		}
+		s.restartUpdate()
 		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutRetry, "Retrying the update to %s", replicaset.Describe(s.newRS))
 	}
 	// An intermediate version (replaced before it was promoted) serves no
@@ -120,7 +122,7 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 		if err := s.clearScaleDownDeadline(ctx, s.newRS); err != nil {
 			return err
 		}
-		return s.promote(ctx, active)
+		return s.promote(ctx, active, v1alpha1.CompletionFastRolledBack)
 	}
 	previewReplicas := replicas
 	if bg.PreviewReplicaCount != nil && !s.status.BlueGreen.ScaleUpPreviewCheckPoint {
@@ -175,7 +177,10 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 			return nil
 		}
 	}
-	return s.promote(ctx, active)
+	if s.status.PromoteFull {
+		return s.promote(ctx, active, v1alpha1.CompletionFastPromoted)
+	}
+	return s.promote(ctx, active, v1alpha1.CompletionPromoted)
 }
 
 // fastRollback reports whether the new ReplicaSet is an older version still
@@ -223,11 +228,13 @@ func (s *syncer) blueGreenPause(bg *v1alpha1.BlueGreenStrategy) bool {
 }
 
 // promote switches the active Service to the new ReplicaSet, which becomes
-// stable, and starts the old ones' scale-down delay.
-func (s *syncer) promote(ctx context.Context, active *corev1.Service) error {
+// stable, and starts the old ones' scale-down delay. how is the update's
+// completion status.
+func (s *syncer) promote(ctx context.Context, active *corev1.Service, how string) error {
 	if err := s.switchService(ctx, active, s.hash); err != nil {
 		return err
 	}
+	s.finishUpdate(how)
 	previous := s.stableRS
 	s.stableRS = s.newRS
 	s.status.StableRS = s.hash
@@ -247,6 +254,7 @@ func (s *syncer) abortBlueGreen(ctx context.Context, bg *v1alpha1.BlueGreenStrat
 	if s.status.AbortedAt == nil {
 		t := metav1.NewTime(s.now)
 		s.status.AbortedAt = &t
+		s.finishUpdate(v1alpha1.CompletionAborted)
 		s.event(corev1.EventTypeWarning, v1alpha1.ReasonRolloutAborted, "Rollout aborted: %s keeps serving, %s will be scaled down", replicaset.Describe(s.stableRS), replicaset.Describe(s.newRS))
 	}
 	// A retry starts the update over: pause again, preview at its size.

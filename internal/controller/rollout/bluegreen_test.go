@@ -2,6 +2,7 @@ package rollout_test
 
 import (
 	"fmt"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -138,6 +139,9 @@ func TestBlueGreenAbortAndRetry(t *testing.T) {
 		return got[v2] == [2]int32{0, 0} && got[v1] == [2]int32{2, 2} && e.selector("ab-active") == v1, fmt.Sprint(got, " active ", e.selector("ab-active"))
 	})
 	e.waitEvent("ab", v1alpha1.ReasonRolloutAborted)
+	if d := e.rollout("ab").Status.Duration; d == nil || d.CompletionStatus != v1alpha1.CompletionAborted || d.FinishedAt == nil {
+		t.Errorf("duration after abort: %+v", d)
+	}
 
 	// Retry starts the update over: preview up again, paused before the switch.
 	e.patchStatus("ab", func(s *v1alpha1.RolloutStatus) { s.Abort = false })
@@ -146,6 +150,9 @@ func TestBlueGreenAbortAndRetry(t *testing.T) {
 		t.Errorf("after retry: %v active %s preview %s", got, e.selector("ab-active"), e.selector("ab-preview"))
 	}
 	e.waitEvent("ab", v1alpha1.ReasonRolloutRetry)
+	if d := e.rollout("ab").Status.Duration; d == nil || d.FinishedAt != nil || d.CompletionStatus != "" {
+		t.Errorf("a retry times the update afresh: %+v", d)
+	}
 }
 
 func TestBlueGreenMissingServiceIsDegradedThenRecovers(t *testing.T) {
@@ -202,6 +209,9 @@ func TestBlueGreenFastRollbackInsideTheScaleDownDelay(t *testing.T) {
 	}
 	if got := e.replicaSets("fr"); len(got) != 2 || got[v1] != [2]int32{2, 2} {
 		t.Errorf("ReplicaSets %v", got)
+	}
+	if d := ro.Status.Duration; d == nil || d.CompletionStatus != v1alpha1.CompletionFastRolledBack {
+		t.Errorf("duration %+v, want FastRolledBack", d)
 	}
 	if _, ok := e.replicaSet("fr", v1).Annotations[v1alpha1.ScaleDownDeadlineAnnotationKey]; ok {
 		t.Error("the restored ReplicaSet kept its scale-down deadline")
@@ -358,4 +368,83 @@ func TestActiveAndPreviewMetadataFollowTheRole(t *testing.T) {
 		r := roles()
 		return r[v2] == "active/", fmt.Sprint(r)
 	})
+}
+
+// status.duration says when each update began and how it ended; the
+// histogram counts every ending, superseded updates included.
+func TestDurationRecordsHowEachUpdateEnded(t *testing.T) {
+	e := newEnv(t)
+	e.service("dur-active", "dur")
+	e.create(blueGreen("dur", 1, v1alpha1.BlueGreenStrategy{ActiveService: "dur-active", AutoPromotionEnabled: ptr.To(false), ScaleDownDelaySeconds: ptr.To[int32](0)}))
+	ro := e.waitPhase("dur", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if d := ro.Status.Duration; d == nil || d.CompletionStatus != v1alpha1.CompletionPromoted || d.RolloutStartedAt == nil || d.FinishedAt.Before(d.RolloutStartedAt) {
+		t.Fatalf("first deploy: duration %+v", d)
+	}
+	superseded := observations(t, v1alpha1.CompletionSuperseded)
+
+	// v2 waits for promotion; a manual pause meanwhile is added up.
+	e.setImage("dur", "example/dur:2")
+	ro = e.waitPhase("dur", v1alpha1.RolloutPhasePaused, 30*time.Second)
+	if d := ro.Status.Duration; d == nil || d.FinishedAt != nil || d.CompletionStatus != "" {
+		t.Fatalf("during the update: duration %+v", d)
+	}
+	e.setPaused("dur", true)
+	var pausedAt time.Time
+	e.eventually(10*time.Second, "the manual pause recorded", func() (bool, string) {
+		d := e.rollout("dur").Status.Duration
+		if d == nil || d.ManualPauseStartedAt == nil {
+			return false, fmt.Sprintf("%+v", d)
+		}
+		pausedAt = d.ManualPauseStartedAt.Time
+		return true, ""
+	})
+	e.eventually(5*time.Second, "more than a second of manual pause", func() (bool, string) { return time.Since(pausedAt) > 1100*time.Millisecond, "" })
+	e.setPaused("dur", false)
+	e.eventually(10*time.Second, "the manual pause added up", func() (bool, string) {
+		d := e.rollout("dur").Status.Duration
+		return d.ManualPauseStartedAt == nil && d.TotalManualPauseDurationSeconds >= 1, fmt.Sprintf("%+v", d)
+	})
+
+	// v3 supersedes v2; going back to v1 (the stable template) rolls back.
+	e.setImage("dur", "example/dur:3")
+	e.eventually(10*time.Second, "v2 superseded", func() (bool, string) {
+		n := observations(t, v1alpha1.CompletionSuperseded)
+		return n > superseded, fmt.Sprint(n)
+	})
+	e.setImage("dur", "example/dur:1")
+	ro = e.waitPhase("dur", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if d := ro.Status.Duration; d == nil || d.CompletionStatus != v1alpha1.CompletionRolledBack {
+		t.Fatalf("back to the stable template: duration %+v", d)
+	}
+
+	// promote-full skips the pause: FastPromoted.
+	e.setImage("dur", "example/dur:4")
+	e.waitPhase("dur", v1alpha1.RolloutPhasePaused, 30*time.Second)
+	e.patchStatus("dur", func(s *v1alpha1.RolloutStatus) { s.PromoteFull = true })
+	e.eventually(30*time.Second, "promoted in full", func() (bool, string) {
+		d := e.rollout("dur").Status.Duration
+		return d != nil && d.CompletionStatus == v1alpha1.CompletionFastPromoted, fmt.Sprintf("%+v", d)
+	})
+}
+
+// observations is how many updates the duration histogram saw end as how.
+func observations(t *testing.T, how string) uint64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "ramp_rollout_update_duration_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "completion_status" && l.GetValue() == how {
+					return m.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	return 0
 }

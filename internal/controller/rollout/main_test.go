@@ -305,3 +305,14 @@ func (e *env) waitEvent(name, reason string) {
 		return false, fmt.Sprintf("events %v", got)
 	})
 }
+
+// setPaused sets spec.paused, as `ramp pause` and `ramp resume` do.
+func (e *env) setPaused(name string, paused bool) {
+	e.t.Helper()
+	ro := e.rollout(name)
+	patch := client.MergeFrom(ro.DeepCopy())
+	ro.Spec.Paused = paused
+	if err := cl.Patch(e.ctx, ro, patch); err != nil {
+		e.t.Fatal(err)
+	}
+}

@@ -26,8 +26,8 @@ import (
 type Reconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
 	Client ctrl.Client
-	// APIReader reads past the cache: a workloadRef Deployment before the
-	// controller has labelled it (and so caches it).
+	// APIReader reads past the cache: a workloadRef Deployment or a Service
+	// before the controller has labelled it (and so caches it).
 	APIReader ctrl.Reader
 	// Events records Kubernetes events about rollouts.
 	Events events.EventRecorder
@@ -156,6 +156,7 @@ func (s *syncer) sync(ctx context.Context) error {
 	if err := s.snapshot(ctx); err != nil || s.invalid != "" {
 		return err
 	}
+	s.trackManualPause()
 	if s.ro.Spec.Strategy.BlueGreen != nil {
 		if err := s.syncBlueGreen(ctx); err != nil || s.invalid != "" {
 			return err

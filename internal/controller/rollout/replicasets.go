@@ -32,6 +32,9 @@ func (s *syncer) snapshot(ctx context.Context) error {
 	}
 	replicaset.ByRevision(s.rss)
 	s.hash = replicaset.TemplateHash(&s.ro.Spec.Template, s.status.CollisionCount)
+	if s.status.CurrentPodHash != s.hash {
+		s.startUpdate()
+	}
 	if s.status.CurrentPodHash != "" && s.status.CurrentPodHash != s.hash {
 		// A new template starts its update over: an abort or a pause of the
 		// previous one does not carry over.

@@ -43,6 +43,8 @@ func (s *syncer) syncRestart(ctx context.Context) error {
 		}
 	}
 	budget := s.maxUnavailable()
+	// restarted counts each ReplicaSet's ready pods created after restartAt.
+	restarted := map[*appsv1.ReplicaSet]int32{}
 	for _, rs := range order {
 		if replicaset.Replicas(rs) == 0 {
 			continue
@@ -51,11 +53,21 @@ func (s *syncer) syncRestart(ctx context.Context) error {
 		if err := s.r.Client.List(ctx, &pods, ctrl.InNamespace(rs.Namespace), ctrl.MatchingLabels{replicaset.HashLabel: replicaset.Hash(rs)}); err != nil {
 			return err
 		}
-		unavailable := replicaset.Replicas(rs) - rs.Status.AvailableReplicas
+		// Counted from the pods: the ReplicaSet's status may not have seen
+		// the last eviction yet.
+		unavailable := replicaset.Replicas(rs)
+		for i := range pods.Items {
+			if pods.Items[i].DeletionTimestamp == nil && podReady(&pods.Items[i]) {
+				unavailable--
+			}
+		}
 		pending := false
 		for i := range pods.Items {
 			pod := &pods.Items[i]
 			if !pod.CreationTimestamp.Before(at) {
+				if pod.DeletionTimestamp == nil && podReady(pod) {
+					restarted[rs]++
+				}
 				continue
 			}
 			pending = true
@@ -84,7 +96,7 @@ func (s *syncer) syncRestart(ctx context.Context) error {
 		}
 	}
 	for _, rs := range order {
-		if rs.Status.AvailableReplicas < replicaset.Replicas(rs) {
+		if restarted[rs] < replicaset.Replicas(rs) {
 			// The last replacements are still coming up.
 			s.after(time.Second)
 			return nil
@@ -94,6 +106,22 @@ func (s *syncer) syncRestart(ctx context.Context) error {
 	s.status.RestartedAt = &t
 	s.event(corev1.EventTypeNormal, "RolloutRestarted", "Every pod created before %s was restarted", at.UTC().Format(time.RFC3339))
 	return nil
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// restartPending reports whether a restart asked for by spec.restartAt is
+// due and not finished: the rollout is Progressing meanwhile.
+func (s *syncer) restartPending() bool {
+	at := s.ro.Spec.RestartAt
+	return at != nil && !at.After(s.now) && (s.status.RestartedAt == nil || s.status.RestartedAt.Before(at))
 }
 
 // maxUnavailable is how many pods a restart may take down at once: the

@@ -14,10 +14,23 @@ import (
 )
 
 // service reads a Service the rollout names. A missing Service makes the
-// spec unusable: it is reported, not created.
+// spec unusable: it is reported, not created. The controller caches only
+// Services labelled ramp.dev/managed; one it has not labelled yet is read
+// from the API server and labelled.
 func (s *syncer) service(ctx context.Context, field, name string) (*corev1.Service, error) {
 	svc := &corev1.Service{}
-	err := s.r.Client.Get(ctx, types.NamespacedName{Namespace: s.ro.Namespace, Name: name}, svc)
+	key := types.NamespacedName{Namespace: s.ro.Namespace, Name: name}
+	err := s.r.Client.Get(ctx, key, svc)
+	if apierrors.IsNotFound(err) && s.r.APIReader != nil {
+		if err = s.r.APIReader.Get(ctx, key, svc); err == nil && svc.Labels[v1alpha1.ManagedLabelKey] != "true" {
+			patch := ctrl.MergeFrom(svc.DeepCopy())
+			if svc.Labels == nil {
+				svc.Labels = map[string]string{}
+			}
+			svc.Labels[v1alpha1.ManagedLabelKey] = "true"
+			err = s.r.Client.Patch(ctx, svc, patch)
+		}
+	}
 	if apierrors.IsNotFound(err) {
 		s.invalid = fmt.Sprintf("%s: Service %q not found in namespace %s", field, name, s.ro.Namespace)
 		s.invalidReason = v1alpha1.ReasonServiceReferenceError

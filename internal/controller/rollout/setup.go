@@ -21,6 +21,7 @@ import (
 // SetupWithManager registers the reconciler, its ReplicaSet index and its
 // watches: Rollouts, the ReplicaSets they own, and the Services they manage.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	registerMetrics()
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &appsv1.ReplicaSet{}, ownerIndex, func(obj client.Object) []string {
 		if ref := ownerOf(obj.(*appsv1.ReplicaSet)); ref != nil {
 			return []string{ref.Name}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,6 +68,10 @@ func (s *syncer) computeStatus() {
 	case !upToDate:
 		st.Phase = v1alpha1.RolloutPhaseProgressing
 		s.progressing(desired)
+	case s.restartPending():
+		st.Phase = v1alpha1.RolloutPhaseProgressing
+		st.Message = fmt.Sprintf("restarting the pods created before %s", s.ro.Spec.RestartAt.UTC().Format(time.RFC3339))
+		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionTrue, v1alpha1.ReasonReplicaSetUpdated, st.Message)
 	default:
 		st.Phase = v1alpha1.RolloutPhaseHealthy
 		st.Message = ""
