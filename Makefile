@@ -34,6 +34,7 @@ build: ## Build ramp, kubectl-ramp, ramp-controller and ramp-sandbox into bin/.
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRDs from the API types.
 	cd api && $(CONTROLLER_GEN) object:headerFile=../hack/boilerplate.go.txt paths=./...
 	cd api && $(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./... output:crd:dir=../config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=ramp-controller paths=./internal/controller/... output:rbac:dir=config/rbac
 	$(GO) run ./hack/crdtrim config/crd/bases
 	$(GO) run ./hack/apidocs config/crd/bases docs/reference/api.md
 

@@ -3,10 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/rampdev/ramp/internal/cluster"
 )
@@ -39,19 +45,62 @@ func TestMissingKubeconfigIsAClearError(t *testing.T) {
 	}
 }
 
-// The controller starts against a cluster, serves its probes, and stops
-// cleanly when its context ends.
+// The controller starts against a cluster, serves its probes and metrics,
+// and stops cleanly when its context ends.
 func TestRunsAgainstAClusterAndStops(t *testing.T) {
 	c, err := cluster.Start(t.Context(), cluster.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Stop()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	probes, metrics := freePort(t), freePort(t)
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out bytes.Buffer
-	err = run(ctx, []string{"--kubeconfig", c.KubeconfigPath(), "--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0"}, &out)
-	if err != nil {
-		t.Fatalf("controller stopped with %v", err)
+	done := make(chan error, 1)
+	go func() {
+		var out bytes.Buffer
+		done <- run(ctx, []string{"--kubeconfig", c.KubeconfigPath(), "--leader-elect=false",
+			"--metrics-bind-address=" + metrics, "--health-probe-bind-address=" + probes}, &out)
+	}()
+	for _, check := range []struct{ url, want string }{
+		{"http://" + probes + "/healthz", "ok"},
+		{"http://" + probes + "/readyz", "ok"},
+		{"http://" + metrics + "/metrics", `controller_runtime_reconcile_total{controller="rollout",result="success"}`},
+	} {
+		var last string
+		err := wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+			resp, err := http.Get(check.url)
+			if err != nil {
+				last = err.Error()
+				return false, nil
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			last = fmt.Sprintf("%d %.200s", resp.StatusCode, body)
+			return resp.StatusCode == http.StatusOK && strings.Contains(string(body), check.want), nil
+		})
+		if err != nil {
+			t.Errorf("%s: want 200 with %q; last: %s", check.url, check.want, last)
+		}
 	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("controller stopped with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the controller did not stop")
+	}
+}
+
+// freePort is a loopback address nothing listens on.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -98,6 +98,10 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        leaderElectionID(opts.InstanceID),
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		// The process ends when the manager stops, so handing the Lease over
+		// at once is safe, and the next replica takes over in seconds
+		// rather than after the lease duration.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)

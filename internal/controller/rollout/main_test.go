@@ -16,11 +16,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/config"
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
 	"github.com/rampdev/ramp/internal/replicaset"
@@ -44,6 +46,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "starting the cluster:", err)
 		os.Exit(1)
 	}
+	if err := installRBAC(); err != nil {
+		fmt.Fprintln(os.Stderr, "installing RBAC:", err)
+		os.Exit(1)
+	}
 	stopController, err = startController()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the controller:", err)
@@ -61,10 +67,34 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startController runs a new controller manager against the shared cluster,
-// its writes counted; the returned function stops it and waits.
+// installRBAC applies config/default's Namespace, ServiceAccount and roles,
+// so that the controller runs with exactly the permissions it ships with.
+func installRBAC() error {
+	objs, err := config.Objects()
+	if err != nil {
+		return err
+	}
+	admin, err := client.New(shared.Config(), client.Options{})
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+			if err := admin.Patch(context.Background(), o, client.Apply, client.FieldOwner("rollout-test"), client.ForceOwnership); err != nil {
+				return fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// startController runs a new controller manager against the shared cluster
+// as the controller's ServiceAccount, its writes counted; the returned
+// function stops it and waits.
 func startController() (func(), error) {
 	cfg := shared.Config()
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: config.Username}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return writes.wrap(rt) })
 	opts := app.Options{SkipControllerNameValidation: true}
 	mgr, err := app.NewManager(cfg, opts)

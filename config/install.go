@@ -1,0 +1,65 @@
+package config
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/rampdev/ramp/internal/manifest"
+)
+
+// Namespace is where the controller, its ServiceAccount and its Lease live.
+const Namespace = "ramp-system"
+
+// ServiceAccount is the controller's identity.
+const ServiceAccount = "ramp-controller"
+
+// Username is the name the API server knows the controller's ServiceAccount
+// by, for impersonation.
+const Username = "system:serviceaccount:" + Namespace + ":" + ServiceAccount
+
+//go:embed default rbac manager crd/kustomization.yaml crd/bases
+var manifests embed.FS
+
+// Objects renders config/default and returns its objects in kustomize's
+// order (namespaces and CRDs first).
+func Objects() ([]*unstructured.Unstructured, error) {
+	mem := filesys.MakeFsInMemory()
+	err := fs.WalkDir(manifests, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := manifests.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return mem.WriteFile(path.Join("/config", p), b)
+	})
+	if err != nil {
+		return nil, err
+	}
+	opts := krusty.MakeDefaultOptions()
+	opts.Reorder = krusty.ReorderOptionLegacy // as kubectl: namespaces and CRDs first
+	res, err := krusty.MakeKustomizer(opts).Run(mem, "/config/default")
+	if err != nil {
+		return nil, fmt.Errorf("building config/default: %w", err)
+	}
+	out, err := res.AsYaml()
+	if err != nil {
+		return nil, err
+	}
+	docs, err := manifest.Split("config/default", out)
+	if err != nil {
+		return nil, err
+	}
+	objs := make([]*unstructured.Unstructured, len(docs))
+	for i, d := range docs {
+		objs[i] = &unstructured.Unstructured{Object: d.Object}
+	}
+	return objs, nil
+}
