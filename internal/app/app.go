@@ -20,6 +20,7 @@ import (
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/controller/rollout"
+	"github.com/rampdev/ramp/internal/trafficrouting"
 )
 
 // Options configure the controller.
@@ -41,6 +42,9 @@ type Options struct {
 	LeaderElectionNamespace string
 	// Clock tells reconcilers the time; defaults to the real clock.
 	Clock clock.PassiveClock
+	// Routers builds canary traffic routers; nil refuses trafficRouting
+	// (no router is built in yet).
+	Routers trafficrouting.Factory
 	// SkipControllerNameValidation allows more than one manager per process
 	// (tests that restart the controller).
 	SkipControllerNameValidation bool
@@ -136,6 +140,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Events:     mgr.GetEventRecorder("ramp-controller"),
 		Clock:      clk,
 		InstanceID: opts.InstanceID,
+		Routers:    opts.Routers,
 
 		SkipNameValidation: opts.SkipControllerNameValidation,
 	}

@@ -16,22 +16,19 @@ import (
 	"github.com/rampdev/ramp/internal/replicaset"
 )
 
-// runName is the name of the run of kind (PrePromotion, PostPromotion...)
-// for the current template. It is fixed, so a restarted controller finds
-// the run it created instead of creating another.
-func (s *syncer) runName(kind string) string {
-	suffix := map[string]string{
-		v1alpha1.RolloutTypePrePromotionLabel:  "pre",
-		v1alpha1.RolloutTypePostPromotionLabel: "post",
-	}[kind]
+// runName is the name of a run of the current template: suffix is "pre",
+// "post", "background" or "step<N>". It is fixed, so a restarted
+// controller finds the run it created instead of creating another.
+func (s *syncer) runName(suffix string) string {
 	return fmt.Sprintf("%s-%s-%s", s.ro.Name, s.hash, suffix)
 }
 
-// analysis makes sure the AnalysisRun of kind exists for the current
-// template and returns it. A template that does not resolve makes the spec
-// unusable (reported, retried).
-func (s *syncer) analysis(ctx context.Context, kind string, a *v1alpha1.RolloutAnalysis) (*v1alpha1.AnalysisRun, error) {
-	name := s.runName(kind)
+// analysis makes sure the AnalysisRun of kind (the rollout-type label)
+// named by suffix exists for the current template and returns it. A
+// template that does not resolve makes the spec unusable (reported,
+// retried).
+func (s *syncer) analysis(ctx context.Context, kind, suffix string, a *v1alpha1.RolloutAnalysis) (*v1alpha1.AnalysisRun, error) {
+	name := s.runName(suffix)
 	run := &v1alpha1.AnalysisRun{}
 	err := s.r.Client.Get(ctx, ctrl.ObjectKey{Namespace: s.ro.Namespace, Name: name}, run)
 	if err == nil {
@@ -156,13 +153,54 @@ func (s *syncer) inconclusive(ctx context.Context, run *v1alpha1.AnalysisRun, ki
 // deleteRuns removes the current template's runs, so that a retry measures
 // afresh.
 func (s *syncer) deleteRuns(ctx context.Context) error {
-	for _, kind := range []string{v1alpha1.RolloutTypePrePromotionLabel, v1alpha1.RolloutTypePostPromotionLabel} {
-		run := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Namespace: s.ro.Namespace, Name: s.runName(kind)}}
-		if err := s.r.Client.Delete(ctx, run); ctrl.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("deleting AnalysisRun %s: %w", run.Name, err)
+	runs, err := s.runs(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range runs {
+		if err := s.r.Client.Delete(ctx, &runs[i]); ctrl.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting AnalysisRun %s: %w", runs[i].Name, err)
 		}
 	}
 	s.status.BlueGreen.PrePromotionAnalysisRunStatus = nil
 	s.status.BlueGreen.PostPromotionAnalysisRunStatus = nil
+	s.status.Canary.CurrentStepAnalysisRunStatus = nil
+	s.status.Canary.CurrentBackgroundAnalysisRunStatus = nil
+	return nil
+}
+
+// runs lists the current template's runs that the rollout owns.
+func (s *syncer) runs(ctx context.Context) ([]v1alpha1.AnalysisRun, error) {
+	var list v1alpha1.AnalysisRunList
+	if err := s.r.Client.List(ctx, &list, ctrl.InNamespace(s.ro.Namespace), ctrl.MatchingLabels{replicaset.HashLabel: s.hash}); err != nil {
+		return nil, fmt.Errorf("listing AnalysisRuns: %w", err)
+	}
+	var out []v1alpha1.AnalysisRun
+	for _, run := range list.Items {
+		if ref := metav1.GetControllerOf(&run); ref != nil && ref.UID == s.ro.UID && run.DeletionTimestamp == nil {
+			out = append(out, run)
+		}
+	}
+	return out, nil
+}
+
+// terminateRuns asks every unfinished run of the current template to stop
+// (spec.terminate), at the end of an update or on abort.
+func (s *syncer) terminateRuns(ctx context.Context) error {
+	runs, err := s.runs(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range runs {
+		run := &runs[i]
+		if run.Spec.Terminate || run.Status.Phase.Completed() {
+			continue
+		}
+		patch := ctrl.MergeFrom(run.DeepCopy())
+		run.Spec.Terminate = true
+		if err := s.r.Client.Patch(ctx, run, patch); ctrl.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("terminating AnalysisRun %s: %w", run.Name, err)
+		}
+	}
 	return nil
 }

@@ -143,8 +143,9 @@ func TestPostPromotionAnalysisFailureSwitchesTrafficBack(t *testing.T) {
 	if e.selector("post-active") != v1 || ro.Status.StableRS != v1 {
 		t.Fatalf("traffic not switched back: active %s, stable %s", e.selector("post-active"), ro.Status.StableRS)
 	}
-	if !strings.Contains(ro.Status.Message, "aborted") {
-		t.Errorf("message %q", ro.Status.Message)
+	// The message names the cause.
+	if want := "RolloutAborted: AnalysisRun post-" + v2 + "-post is Failed"; !strings.Contains(ro.Status.Message, want) {
+		t.Errorf("message %q, want %q", ro.Status.Message, want)
 	}
 }
 

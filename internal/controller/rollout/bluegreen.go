@@ -136,7 +136,7 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 	}
 	analysed := true
 	if pre := bg.PrePromotionAnalysis; pre != nil && !s.status.PromoteFull {
-		run, err := s.analysis(ctx, v1alpha1.RolloutTypePrePromotionLabel, pre)
+		run, err := s.analysis(ctx, v1alpha1.RolloutTypePrePromotionLabel, "pre", pre)
 		if err != nil || run == nil {
 			return err
 		}
@@ -162,7 +162,7 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 		if err := s.switchService(ctx, active, s.hash); err != nil {
 			return err
 		}
-		run, err := s.analysis(ctx, v1alpha1.RolloutTypePostPromotionLabel, post)
+		run, err := s.analysis(ctx, v1alpha1.RolloutTypePostPromotionLabel, "post", post)
 		if err != nil || run == nil {
 			return err
 		}
@@ -281,6 +281,8 @@ func (s *syncer) resetUpdateState() {
 	s.status.Abort = false
 	s.status.AbortedAt = nil
 	s.status.BlueGreen.ScaleUpPreviewCheckPoint = false
+	s.status.Canary.CurrentStepAnalysisRunStatus = nil
+	s.status.Canary.CurrentBackgroundAnalysisRunStatus = nil
 }
 
 func (s *syncer) removePause(reason v1alpha1.PauseReason) {

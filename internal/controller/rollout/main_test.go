@@ -26,6 +26,7 @@ import (
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
 	"github.com/rampdev/ramp/internal/replicaset"
+	"github.com/rampdev/ramp/internal/trafficrouting/memory"
 )
 
 var (
@@ -34,6 +35,9 @@ var (
 	shared         *cluster.Cluster
 	writes         = &writeCounter{byNamespace: map[string]int{}}
 	stopController func()
+	// routers is the in-memory traffic router every canary test's rollout
+	// gets; it outlives controller restarts, as a load balancer would.
+	routers = &memory.Factory{}
 )
 
 // TestMain runs one cluster and one controller for the package; each test
@@ -96,7 +100,7 @@ func startController() (func(), error) {
 	cfg := shared.Config()
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: config.Username}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return writes.wrap(rt) })
-	opts := app.Options{SkipControllerNameValidation: true}
+	opts := app.Options{SkipControllerNameValidation: true, Routers: routers}
 	mgr, err := app.NewManager(cfg, opts)
 	if err != nil {
 		return nil, err

@@ -19,21 +19,25 @@ import (
 const appliedMetadataAnnotation = "ramp.dev/ephemeral-metadata"
 
 // syncEphemeralMetadata gives the pods of each ReplicaSet the labels and
-// annotations of the role it holds now (activeMetadata for the stable one,
-// previewMetadata for the new one), in place: on the ReplicaSet's template
-// for pods to come, and on its running pods.
+// annotations of the role it holds now (blue/green: activeMetadata for the
+// stable one, previewMetadata for the new one; canary: stableMetadata and
+// canaryMetadata), in place: on the ReplicaSet's template for pods to
+// come, and on its running pods.
 func (s *syncer) syncEphemeralMetadata(ctx context.Context) error {
-	bg := s.ro.Spec.Strategy.BlueGreen
-	if bg == nil {
-		return nil
+	var stable, fresh *v1alpha1.PodTemplateMetadata
+	switch st := s.ro.Spec.Strategy; {
+	case st.BlueGreen != nil:
+		stable, fresh = st.BlueGreen.ActiveMetadata, st.BlueGreen.PreviewMetadata
+	case st.Canary != nil:
+		stable, fresh = st.Canary.StableMetadata, st.Canary.CanaryMetadata
 	}
 	for _, rs := range s.rss {
 		var md *v1alpha1.PodTemplateMetadata
 		switch {
 		case s.stableRS != nil && rs.UID == s.stableRS.UID:
-			md = bg.ActiveMetadata
+			md = stable
 		case s.newRS != nil && rs.UID == s.newRS.UID:
-			md = bg.PreviewMetadata
+			md = fresh
 		}
 		if err := s.applyMetadata(ctx, rs, md); err != nil {
 			return err

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/trafficrouting"
 	"github.com/rampdev/ramp/internal/validation"
 )
 
@@ -33,6 +34,9 @@ type Reconciler struct {
 	Events events.EventRecorder
 	// Clock tells the time of pauses and delays.
 	Clock clock.PassiveClock
+	// Routers builds the traffic routers of canary rollouts that use
+	// trafficRouting; nil refuses them (trafficrouting.None).
+	Routers trafficrouting.Factory
 	// InstanceID, when set, restricts the reconciler to rollouts labelled
 	// ramp.dev/controller-instance-id with this value; when empty, to
 	// rollouts without the label.
@@ -111,6 +115,10 @@ type syncer struct {
 	invalidReason string
 	// podProblems says what is wrong with the new pods, if anything.
 	podProblems string
+	// stepMessage names the canary step under way, for the status message.
+	stepMessage string
+	// pauseMessage says what a pause waits for and how long it has left.
+	pauseMessage string
 	// referenceMissing is set when invalid names an object that may yet
 	// appear: the reconcile is retried with backoff.
 	referenceMissing bool
@@ -172,9 +180,27 @@ func (s *syncer) sync(ctx context.Context) error {
 		}
 		return s.diagnose(ctx)
 	}
-	s.invalid = "spec.strategy.canary: not supported yet by this controller"
-	s.invalidReason = v1alpha1.ReasonInvalidSpec
-	return nil
+	if err := s.syncCanary(ctx); err != nil || s.invalid != "" {
+		return err
+	}
+	if err := s.syncEphemeralMetadata(ctx); err != nil {
+		return err
+	}
+	if err := s.syncRestart(ctx); err != nil {
+		return err
+	}
+	if err := s.scaleWorkload(ctx, workload); err != nil {
+		return err
+	}
+	return s.diagnose(ctx)
+}
+
+// routers is the Factory of traffic routers, trafficrouting.None when unset.
+func (r *Reconciler) routers() trafficrouting.Factory {
+	if r.Routers == nil {
+		return trafficrouting.None{}
+	}
+	return r.Routers
 }
 
 // patchStatus computes the status and writes it when it differs.

@@ -39,6 +39,10 @@ func (s *syncer) snapshot(ctx context.Context) error {
 		// A new template starts its update over: an abort or a pause of the
 		// previous one does not carry over.
 		s.resetUpdateState()
+		if s.ro.Spec.Strategy.Canary != nil {
+			// The new version starts from the first step.
+			s.status.CurrentStepIndex = ptr.To[int32](0)
+		}
 		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutUpdated, "Rollout updated to revision %d", replicaset.MaxRevision(s.rss)+1)
 	}
 	s.status.CurrentPodHash = s.hash

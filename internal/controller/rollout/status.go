@@ -47,6 +47,12 @@ func (s *syncer) computeStatus() {
 	if s.stableRS != nil && s.ro.Spec.Strategy.BlueGreen != nil {
 		st.HPAReplicas = s.stableRS.Status.Replicas
 	}
+	if s.ro.Spec.Strategy.Canary != nil {
+		// The canary's pods come on top of spec.replicas (or its surge does):
+		// an HPA told about them would hold them as the new size and grow
+		// the stable version by the canary's share, update after update.
+		st.HPAReplicas = min(st.Replicas, s.ro.Spec.GetReplicas())
+	}
 
 	desired := s.ro.Spec.GetReplicas()
 	complete := s.newRS != nil && s.stableRS != nil && s.newRS.UID == s.stableRS.UID
@@ -54,7 +60,7 @@ func (s *syncer) computeStatus() {
 	switch {
 	case st.Abort:
 		st.Phase = v1alpha1.RolloutPhaseDegraded
-		st.Message = "RolloutAborted: the update was aborted; the stable version serves"
+		st.Message = "RolloutAborted: " + s.abortCause() + "; the stable version serves"
 		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionFalse, v1alpha1.ReasonRolloutAborted, st.Message)
 	case s.ro.Spec.Paused:
 		st.Phase = v1alpha1.RolloutPhasePaused
@@ -64,6 +70,9 @@ func (s *syncer) computeStatus() {
 	case len(st.PauseConditions) > 0:
 		st.Phase = v1alpha1.RolloutPhasePaused
 		st.Message = string(st.PauseConditions[0].Reason)
+		if s.pauseMessage != "" && st.PauseConditions[0].Reason == v1alpha1.PauseReasonCanaryPauseStep {
+			st.Message = s.pauseMessage
+		}
 		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, v1alpha1.ReasonRolloutPaused, "Rollout is paused")
 	case !upToDate:
 		st.Phase = v1alpha1.RolloutPhaseProgressing
@@ -94,7 +103,32 @@ func (s *syncer) progressMessage(desired int32) string {
 	if s.newRS == nil {
 		return "waiting for the new ReplicaSet"
 	}
-	return fmt.Sprintf("ReplicaSet %s: %d of %d pods available", s.newRS.Name, s.newRS.Status.AvailableReplicas, replicaset.Replicas(s.newRS))
+	counts := fmt.Sprintf("ReplicaSet %s: %d of %d pods available", s.newRS.Name, s.newRS.Status.AvailableReplicas, replicaset.Replicas(s.newRS))
+	if s.stepMessage != "" {
+		return s.stepMessage + ", " + counts
+	}
+	return counts
+}
+
+// abortCause says why the update was aborted: the analysis run that failed,
+// the progress deadline, or a person.
+func (s *syncer) abortCause() string {
+	for _, run := range []*v1alpha1.RolloutAnalysisRunStatus{
+		s.status.BlueGreen.PrePromotionAnalysisRunStatus, s.status.BlueGreen.PostPromotionAnalysisRunStatus,
+		s.status.Canary.CurrentStepAnalysisRunStatus, s.status.Canary.CurrentBackgroundAnalysisRunStatus,
+	} {
+		if run != nil && (run.Status == v1alpha1.AnalysisPhaseFailed || run.Status == v1alpha1.AnalysisPhaseError) {
+			msg := fmt.Sprintf("AnalysisRun %s is %s", run.Name, run.Status)
+			if run.Message != "" {
+				msg += " (" + run.Message + ")"
+			}
+			return msg
+		}
+	}
+	if c := s.condition(v1alpha1.RolloutProgressing); c != nil && c.Reason == v1alpha1.ReasonProgressDeadlineExceeded {
+		return "the progress deadline passed"
+	}
+	return "the update was aborted"
 }
 
 // setBool sets a True/False condition with the reason and message of each.
