@@ -100,15 +100,7 @@ func TestHPAScalesThroughTheScaleSubresource(t *testing.T) {
 		t.Fatalf("ReplicaSet before scaling: %v %+v", err, scale)
 	}
 	// An HorizontalPodAutoscaler writes /scale; so does this.
-	ro := e.rollout("hpa")
-	s := &autoscalingScale{}
-	if err := cl.SubResource("scale").Get(e.ctx, ro, s.obj()); err != nil {
-		t.Fatal(err)
-	}
-	s.setReplicas(4)
-	if err := cl.SubResource("scale").Update(e.ctx, ro, client.WithSubResourceBody(s.obj())); err != nil {
-		t.Fatal(err)
-	}
+	e.scaleTo("hpa", 4)
 	e.eventually(30*time.Second, "4 pods", func() (bool, string) {
 		got := e.replicaSets("hpa")
 		ro := e.rollout("hpa")
@@ -116,6 +108,7 @@ func TestHPAScalesThroughTheScaleSubresource(t *testing.T) {
 			fmt.Sprintf("%v HPAReplicas %d phase %s", got, ro.Status.HPAReplicas, ro.Status.Phase)
 	})
 	// The scale subresource reports the selector an HPA needs.
+	s := &autoscalingScale{}
 	if err := cl.SubResource("scale").Get(e.ctx, e.rollout("hpa"), s.obj()); err != nil {
 		t.Fatal(err)
 	}

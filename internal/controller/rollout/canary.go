@@ -290,10 +290,14 @@ func (k *canaryRun) reconcileSizes(ctx context.Context, idx, weight int32) (bool
 	canaryReady := k.canaryHashServed() && k.newRS.Status.AvailableReplicas >= k.threshold(canaryPods)
 	current := k.actualWeight()
 	stableReady := k.stableRS.Status.AvailableReplicas >= stablePods
+	target := current
 	if current != weight && ((weight > current && canaryReady) || (weight < current && stableReady)) {
-		if err := k.setWeight(ctx, weight); err != nil {
-			return false, err
-		}
+		target = weight
+	}
+	// Also when only the destinations changed (the canary Service moved to
+	// a newer version): the routers learn the new hashes.
+	if err := k.setWeight(ctx, target); err != nil {
+		return false, err
 	}
 	verified, err := k.verify(ctx)
 	if err != nil {

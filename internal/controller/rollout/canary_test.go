@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -219,6 +217,318 @@ func TestCanaryAbortFromAStepThenRetry(t *testing.T) {
 	e.waitEvent("ab", v1alpha1.ReasonRolloutRetry)
 }
 
-var _ = corev1.ConditionTrue
-var _ = metav1.Now
-var _ client.Object
+func stepAnalysis() v1alpha1.CanaryStep {
+	return v1alpha1.CanaryStep{Analysis: &v1alpha1.RolloutAnalysis{
+		Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "rate"}},
+		Args:      []v1alpha1.AnalysisRunArgument{{Name: "hash", ValueFrom: &v1alpha1.ArgumentValueFrom{PodTemplateHashValue: ptr.To(v1alpha1.Latest)}}},
+	}}
+}
+
+func TestCanaryInlineAnalysisSuccessAndFailure(t *testing.T) {
+	for _, phase := range []v1alpha1.AnalysisPhase{v1alpha1.AnalysisPhaseSuccessful, v1alpha1.AnalysisPhaseFailed} {
+		t.Run(string(phase), func(t *testing.T) {
+			e := newEnv(t)
+			e.template("rate")
+			e.canaryServices("inl")
+			e.create(canaryRollout("inl", 2, routed("inl", weight(50), stepAnalysis(), pause())))
+			v1 := e.waitPhase("inl", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+			e.setImage("inl", "example/inl:2")
+			ro := e.waitStep("inl", 1, v1alpha1.RolloutPhaseProgressing)
+			v2 := ro.Status.CurrentPodHash
+			run := e.run("inl-" + v2 + "-step1")
+			if run.Labels[v1alpha1.RolloutTypeLabel] != v1alpha1.RolloutTypeStepLabel {
+				t.Errorf("run labels %v", run.Labels)
+			}
+			e.eventually(10*time.Second, "the run in the status", func() (bool, string) {
+				st := e.rollout("inl").Status.Canary.CurrentStepAnalysisRunStatus
+				return st != nil && st.Name == run.Name, fmt.Sprintf("%+v", st)
+			})
+			e.finish(run, phase)
+			if phase == v1alpha1.AnalysisPhaseSuccessful {
+				e.waitStep("inl", 2, v1alpha1.RolloutPhasePaused)
+				return
+			}
+			ro = e.waitPhase("inl", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+			if !strings.Contains(ro.Status.Message, "AnalysisRun "+run.Name+" is Failed") {
+				t.Errorf("message %q", ro.Status.Message)
+			}
+			e.eventually(20*time.Second, "traffic back to stable", func() (bool, string) {
+				return e.router("inl").Weight() == 0 && e.selector("inl-stable") == v1, fmt.Sprint(e.router("inl").Weight())
+			})
+			e.waitEvent("inl", v1alpha1.ReasonAnalysisRunFailed)
+		})
+	}
+}
+
+// A background analysis from step 2 fails while the rollout is at step 4:
+// the rollout aborts.
+func TestCanaryBackgroundAnalysisFailingAtStep4(t *testing.T) {
+	e := newEnv(t)
+	e.template("rate")
+	e.canaryServices("bga")
+	c := routed("bga", weight(10), pause(), weight(20), pause(), weight(40), pause())
+	c.Analysis = &v1alpha1.RolloutAnalysisBackground{RolloutAnalysis: *stepAnalysis().Analysis, StartingStep: ptr.To[int32](2)}
+	e.create(canaryRollout("bga", 2, c))
+	e.waitPhase("bga", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	e.setImage("bga", "example/bga:2")
+	v2 := e.waitStep("bga", 1, v1alpha1.RolloutPhasePaused).Status.CurrentPodHash
+	name := "bga-" + v2 + "-background"
+	if err := cl.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: name}, &v1alpha1.AnalysisRun{}); err == nil {
+		t.Fatal("the background run started before its starting step")
+	}
+	e.promote("bga")
+	run := e.run(name)
+	if run.Labels[v1alpha1.RolloutTypeLabel] != v1alpha1.RolloutTypeBackgroundRunLabel {
+		t.Errorf("run labels %v", run.Labels)
+	}
+	e.waitStep("bga", 3, v1alpha1.RolloutPhasePaused)
+	e.finish(run, v1alpha1.AnalysisPhaseFailed)
+	ro := e.waitPhase("bga", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+	if !strings.Contains(ro.Status.Message, name+" is Failed") || ptr.Deref(ro.Status.CurrentStepIndex, -1) != 3 {
+		t.Errorf("status %s at step %v", ro.Status.Message, ro.Status.CurrentStepIndex)
+	}
+	e.eventually(20*time.Second, "weight 0", func() (bool, string) { return e.router("bga").Weight() == 0, fmt.Sprint(e.router("bga").Weight()) })
+}
+
+func TestCanaryInconclusiveRunPauses(t *testing.T) {
+	e := newEnv(t)
+	e.template("rate")
+	e.canaryServices("inc")
+	e.create(canaryRollout("inc", 1, routed("inc", weight(50), stepAnalysis(), weight(70))))
+	e.waitPhase("inc", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	e.setImage("inc", "example/inc:2")
+	v2 := e.waitStep("inc", 1, v1alpha1.RolloutPhaseProgressing).Status.CurrentPodHash
+	e.finish(e.run("inc-"+v2+"-step1"), v1alpha1.AnalysisPhaseInconclusive)
+	ro := e.waitStep("inc", 1, v1alpha1.RolloutPhasePaused)
+	if len(ro.Status.PauseConditions) != 1 || ro.Status.PauseConditions[0].Reason != v1alpha1.PauseReasonInconclusiveAnalysis {
+		t.Fatalf("pause conditions %+v", ro.Status.PauseConditions)
+	}
+	e.promote("inc")
+	e.waitPhase("inc", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+}
+
+// v1 to v2 to v3 in the middle of a canary: the intermediate v2 keeps its
+// pods while the canary Service (and so the router's canary weight) still
+// sends it requests, and v3 starts from the first step.
+func TestCanaryUpdateInTheMiddleOfARollout(t *testing.T) {
+	e := newEnv(t)
+	e.canaryServices("mid")
+	e.create(canaryRollout("mid", 4, routed("mid", weight(25), pause(), weight(50), pause())))
+	v1 := e.waitPhase("mid", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	e.setImage("mid", "example/mid:2")
+	e.waitStep("mid", 1, v1alpha1.RolloutPhasePaused)
+	e.promote("mid")
+	v2 := e.waitStep("mid", 3, v1alpha1.RolloutPhasePaused).Status.CurrentPodHash
+
+	e.setImage("mid", "example/mid:3")
+	var v3 string
+	violations := 0
+	e.eventually(30*time.Second, "v3 at its first pause, v2 gone", func() (bool, string) {
+		ro := e.rollout("mid")
+		v3 = ro.Status.CurrentPodHash
+		got := e.replicaSets("mid")
+		sel := e.selector("mid-canary")
+		if sel == v2 && got[v2][0] < 2 && e.router("mid").Weight() > 0 {
+			violations++ // v2 shrinking while it takes canary traffic
+		}
+		return v3 != v2 && ptr.Deref(ro.Status.CurrentStepIndex, -1) == 1 && ro.Status.Phase == v1alpha1.RolloutPhasePaused &&
+			got[v2] == [2]int32{0, 0} && got[v3] == [2]int32{1, 1} && got[v1] == [2]int32{4, 4} && sel == v3,
+			fmt.Sprint(got, " canary selects ", sel, " weight ", e.router("mid").Weight(), " ", ro.Status.Message)
+	})
+	if violations > 0 {
+		t.Errorf("v2 was scaled down %d times while the canary Service sent it traffic", violations)
+	}
+	if got := e.router("mid").Weight(); got != 25 {
+		t.Errorf("v3 at its first step: weight %d, want 25", got)
+	}
+	if e.selector("mid-stable") != v1 {
+		t.Errorf("stable Service moved to %s", e.selector("mid-stable"))
+	}
+}
+
+func TestCanarySetCanaryScale(t *testing.T) {
+	e := newEnv(t)
+	e.canaryServices("scl")
+	e.create(canaryRollout("scl", 10, routed("scl",
+		v1alpha1.CanaryStep{SetCanaryScale: &v1alpha1.SetCanaryScale{Replicas: ptr.To[int32](3)}}, weight(10), pause(),
+		v1alpha1.CanaryStep{SetCanaryScale: &v1alpha1.SetCanaryScale{MatchTrafficWeight: true}}, pause())))
+	v1 := e.waitPhase("scl", v1alpha1.RolloutPhaseHealthy, 60*time.Second).Status.StableRS
+	e.setImage("scl", "example/scl:2")
+	v2 := e.waitStep("scl", 2, v1alpha1.RolloutPhasePaused).Status.CurrentPodHash
+	if got := e.replicaSets("scl"); got[v2] != [2]int32{3, 3} || got[v1] != [2]int32{10, 10} || e.router("scl").Weight() != 10 {
+		t.Errorf("setCanaryScale 3 at weight 10: %v, weight %d", got, e.router("scl").Weight())
+	}
+	e.promote("scl")
+	e.waitStep("scl", 4, v1alpha1.RolloutPhasePaused)
+	if got := e.replicaSets("scl"); got[v2] != [2]int32{1, 1} {
+		t.Errorf("matchTrafficWeight at 10%% of 10: %v, want 1 canary pod", got)
+	}
+}
+
+func TestCanaryDynamicStableScale(t *testing.T) {
+	e := newEnv(t)
+	e.canaryServices("dyn")
+	c := routed("dyn", weight(50), pause())
+	c.DynamicStableScale = true
+	c.AbortScaleDownDelaySeconds = ptr.To[int32](0)
+	e.create(canaryRollout("dyn", 4, c))
+	v1 := e.waitPhase("dyn", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	e.setImage("dyn", "example/dyn:2")
+	v2 := e.waitStep("dyn", 1, v1alpha1.RolloutPhasePaused).Status.CurrentPodHash
+	e.eventually(20*time.Second, "stable shrunk to its share", func() (bool, string) {
+		got := e.replicaSets("dyn")
+		return got[v1] == [2]int32{2, 2} && got[v2] == [2]int32{2, 2}, fmt.Sprint(got)
+	})
+	// Abort: the stable version grows back before it takes the traffic.
+	e.patchStatus("dyn", func(s *v1alpha1.RolloutStatus) { s.Abort = true })
+	e.eventually(20*time.Second, "stable back to full, weight 0", func() (bool, string) {
+		got := e.replicaSets("dyn")
+		return got[v1] == [2]int32{4, 4} && e.router("dyn").Weight() == 0, fmt.Sprint(got, e.router("dyn").Weight())
+	})
+}
+
+// Without steps a canary is a rolling update within maxSurge and
+// maxUnavailable.
+func TestCanaryWithoutStepsIsARollingUpdate(t *testing.T) {
+	e := newEnv(t)
+	e.create(canaryRollout("roll", 4, v1alpha1.CanaryStrategy{MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0))}))
+	v1 := e.waitPhase("roll", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	e.setImage("roll", "example/roll:2")
+	var v2 string
+	most := int32(0)
+	e.eventually(60*time.Second, "v2 at 4, v1 at 0", func() (bool, string) {
+		ro := e.rollout("roll")
+		v2 = ro.Status.CurrentPodHash
+		got := e.replicaSets("roll")
+		if v2 != v1 {
+			most = max(most, got[v1][0]+got[v2][0])
+		}
+		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == v2 && got[v2] == [2]int32{4, 4} && got[v1] == [2]int32{0, 0}, fmt.Sprint(got)
+	})
+	if most > 5 {
+		t.Errorf("%d pods desired at once; maxSurge 1 allows 5", most)
+	}
+}
+
+func TestCanaryWithOneReplica(t *testing.T) {
+	e := newEnv(t)
+	e.create(canaryRollout("one", 1, v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{weight(20), pause()}}))
+	v1 := e.waitPhase("one", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	e.setImage("one", "example/one:2")
+	v2 := e.waitStep("one", 1, v1alpha1.RolloutPhasePaused).Status.CurrentPodHash
+	if got := e.replicaSets("one"); got[v1] != [2]int32{1, 1} || got[v2] != [2]int32{1, 1} {
+		t.Errorf("one replica at 20%%: %v, want a canary pod beside the stable one", got)
+	}
+	e.promote("one")
+	ro := e.waitPhase("one", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if got := e.replicaSets("one"); got[v2] != [2]int32{1, 1} || got[v1] != [2]int32{0, 0} || ro.Status.StableRS != v2 {
+		t.Errorf("after: %v", got)
+	}
+}
+
+// An HPA resizes the rollout mid-canary through the scale subresource: both
+// sides follow the new size, and the HPA is told the rollout's size without
+// the canary's extra pods, so it does not grow the stable version by them.
+func TestCanaryHPAResizesMidRollout(t *testing.T) {
+	e := newEnv(t)
+	e.canaryServices("hpa")
+	e.create(canaryRollout("hpa", 4, routed("hpa", weight(25), pause())))
+	v1 := e.waitPhase("hpa", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	e.setImage("hpa", "example/hpa:2")
+	v2 := e.waitStep("hpa", 1, v1alpha1.RolloutPhasePaused).Status.CurrentPodHash
+	e.eventually(10*time.Second, "HPAReplicas 4 with 5 pods", func() (bool, string) {
+		st := e.rollout("hpa").Status
+		return st.HPAReplicas == 4 && st.Replicas == 5, fmt.Sprintf("HPAReplicas %d, replicas %d", st.HPAReplicas, st.Replicas)
+	})
+	e.scaleTo("hpa", 8)
+	e.eventually(30*time.Second, "resized to 8", func() (bool, string) {
+		got := e.replicaSets("hpa")
+		st := e.rollout("hpa").Status
+		return got[v1] == [2]int32{8, 8} && got[v2] == [2]int32{2, 2} && st.HPAReplicas == 8, fmt.Sprint(got, " HPAReplicas ", st.HPAReplicas)
+	})
+	e.promote("hpa")
+	e.eventually(30*time.Second, "promoted at 8", func() (bool, string) {
+		got := e.replicaSets("hpa")
+		return got[v2] == [2]int32{8, 8} && e.rollout("hpa").Status.Phase == v1alpha1.RolloutPhaseHealthy, fmt.Sprint(got)
+	})
+}
+
+// Header and mirror routes go to routers that can do them, and are removed
+// at the end of the update.
+func TestCanaryHeaderAndMirrorRoutes(t *testing.T) {
+	e := newEnv(t)
+	e.canaryServices("hdr")
+	c := routed("hdr", weight(10),
+		v1alpha1.CanaryStep{SetHeaderRoute: &v1alpha1.SetHeaderRoute{Name: "beta", Match: []v1alpha1.HeaderRoutingMatch{{HeaderName: "x-beta", HeaderValue: &v1alpha1.StringMatch{Exact: "1"}}}}},
+		v1alpha1.CanaryStep{SetMirrorRoute: &v1alpha1.SetMirrorRoute{Name: "shadow", Percentage: ptr.To[int32](50), Match: []v1alpha1.RouteMatch{{Method: &v1alpha1.StringMatch{Exact: "GET"}}}}},
+		pause())
+	c.TrafficRouting = &v1alpha1.RolloutTrafficRouting{
+		Istio:         &v1alpha1.IstioTrafficRouting{VirtualService: &v1alpha1.IstioVirtualService{Name: "hdr"}},
+		ManagedRoutes: []v1alpha1.MangedRoutes{{Name: "beta"}, {Name: "shadow"}},
+	}
+	e.create(canaryRollout("hdr", 2, c))
+	e.waitPhase("hdr", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	e.setImage("hdr", "example/hdr:2")
+	e.waitStep("hdr", 3, v1alpha1.RolloutPhasePaused)
+	if h, m := e.router("hdr").Routes(); !slices.Equal(h, []string{"beta"}) || !slices.Equal(m, []string{"shadow"}) {
+		t.Errorf("routes %v %v", h, m)
+	}
+	e.promote("hdr")
+	e.waitPhase("hdr", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if h, m := e.router("hdr").Routes(); len(h)+len(m) != 0 {
+		t.Errorf("routes left after the update: %v %v", h, m)
+	}
+}
+
+// The step waits until the router confirms the weight.
+func TestCanaryWaitsForTheWeightToBeVerified(t *testing.T) {
+	e := newEnv(t)
+	e.canaryServices("ver")
+	e.create(canaryRollout("ver", 2, routed("ver", weight(50), pause())))
+	e.waitPhase("ver", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	e.router("ver").SetVerified(false)
+	e.setImage("ver", "example/ver:2")
+	e.eventually(20*time.Second, "weight set, not verified", func() (bool, string) {
+		ro := e.rollout("ver")
+		w := ro.Status.Canary.Weights
+		return w != nil && w.Canary.Weight == 50 && w.Verified != nil && !*w.Verified && ptr.Deref(ro.Status.CurrentStepIndex, -1) == 0, fmt.Sprintf("%+v", w)
+	})
+	e.router("ver").SetVerified(true)
+	ro := e.waitStep("ver", 1, v1alpha1.RolloutPhasePaused)
+	if w := ro.Status.Canary.Weights; w.Verified == nil || !*w.Verified {
+		t.Errorf("weights %+v", w)
+	}
+}
+
+func TestCanaryExperimentStepIsRefused(t *testing.T) {
+	e := newEnv(t)
+	e.create(canaryRollout("exp", 1, v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{{Experiment: &v1alpha1.RolloutExperimentStep{
+		Templates: []v1alpha1.RolloutExperimentTemplate{{Name: "a", SpecRef: v1alpha1.CanarySpecRef}},
+	}}}}))
+	ro := e.waitPhase("exp", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+	if c := condition(ro, v1alpha1.InvalidSpec); c == nil || !strings.Contains(c.Message, "steps[0].experiment: experiment steps are not supported yet") {
+		t.Errorf("InvalidSpec %+v", c)
+	}
+}
+
+// A rollback to a revision within rollbackWindow skips the steps.
+func TestCanaryRollbackWindowFastTracks(t *testing.T) {
+	e := newEnv(t)
+	e.canaryServices("win")
+	ro := canaryRollout("win", 2, routed("win", weight(50), pause()))
+	ro.Spec.RollbackWindow = &v1alpha1.RollbackWindowSpec{Revisions: 2}
+	e.create(ro)
+	v1 := e.waitPhase("win", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	e.setImage("win", "example/win:2")
+	e.waitStep("win", 1, v1alpha1.RolloutPhasePaused)
+	e.promote("win")
+	e.waitPhase("win", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	e.setImage("win", "example/win:1")
+	got := e.waitPhase("win", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if got.Status.StableRS != v1 {
+		t.Fatalf("not rolled back: %+v", got.Status)
+	}
+	if slices.Contains(e.events("win"), v1alpha1.ReasonRolloutPaused) && strings.Count(strings.Join(e.events("win"), ","), v1alpha1.ReasonRolloutPaused) > 1 {
+		t.Errorf("the rollback paused: %v", e.events("win"))
+	}
+}

@@ -10,4 +10,16 @@ type autoscalingScale struct{ s autoscalingv1.Scale }
 
 func (a *autoscalingScale) obj() client.Object { return &a.s }
 
-func (a *autoscalingScale) setReplicas(n int32) { a.s.Spec.Replicas = n }
+// scaleTo writes the rollout's /scale, as an HorizontalPodAutoscaler does.
+func (e *env) scaleTo(name string, n int32) {
+	e.t.Helper()
+	ro := e.rollout(name)
+	s := &autoscalingScale{}
+	if err := cl.SubResource("scale").Get(e.ctx, ro, s.obj()); err != nil {
+		e.t.Fatal(err)
+	}
+	s.s.Spec.Replicas = n
+	if err := cl.SubResource("scale").Update(e.ctx, ro, client.WithSubResourceBody(s.obj())); err != nil {
+		e.t.Fatal(err)
+	}
+}
