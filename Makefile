@@ -60,8 +60,8 @@ fuzz: ## Fuzz the validators for a minute each.
 	$(GO) test ./internal/validation -run '^$$' -fuzz FuzzValidateAnalysisTemplate -fuzztime 60s
 
 .PHONY: bench
-bench: ## Print the cluster start-up time and other figures.
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/cluster
+bench: ## Print the cluster start-up time, API writes per canary step and other figures.
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/cluster ./internal/controller/rollout
 
 $(CONTROLLER_GEN): hack/tools/go.mod
 	cd hack/tools && GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen

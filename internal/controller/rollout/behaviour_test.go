@@ -49,29 +49,49 @@ func label(m *dto.Metric, name string) string {
 }
 
 func TestRolloutAtRestCostsNoWrites(t *testing.T) {
-	e := newEnv(t)
-	e.service("rest-active", "rest")
-	e.create(blueGreen("rest", 2, v1alpha1.BlueGreenStrategy{ActiveService: "rest-active"}))
-	e.waitPhase("rest", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
-	// Let the last status write land, then count.
-	e.eventually(10*time.Second, "writes settle", func() (bool, string) {
-		before := writes.count(e.ns)
-		n := reconciles(t)
-		e.touch("rest")
-		e.eventually(10*time.Second, "a reconcile", func() (bool, string) { return reconciles(t) > n, "" })
-		return writes.count(e.ns) == before, fmt.Sprintf("%d writes", writes.count(e.ns)-before)
-	})
-	before := writes.count(e.ns)
-	if before == 0 {
-		t.Fatal("the write counter saw none of the controller's writes")
-	}
-	for i := 0; i < 3; i++ {
-		n := reconciles(t)
-		e.touch("rest")
-		e.eventually(10*time.Second, "a reconcile", func() (bool, string) { return reconciles(t) > n, "" })
-	}
-	if got := writes.count(e.ns) - before; got != 0 {
-		t.Errorf("a rollout at rest made %d API writes over 3 reconciles", got)
+	for _, c := range []struct {
+		name string
+		ro   func() *v1alpha1.Rollout
+	}{
+		{"bluegreen", func() *v1alpha1.Rollout {
+			return blueGreen("rest", 2, v1alpha1.BlueGreenStrategy{ActiveService: "rest-canary"})
+		}},
+		{"canary", func() *v1alpha1.Rollout {
+			return canaryRollout("rest", 2, routed("rest", weight(50), pause()))
+		}},
+		{"basic-canary", func() *v1alpha1.Rollout {
+			return canaryRollout("rest", 2, v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{weight(50), pause()}})
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.canaryServices("rest")
+			e.create(c.ro())
+			e.waitPhase("rest", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+			// Let the last status write land, then count.
+			e.eventually(10*time.Second, "writes settle", func() (bool, string) {
+				before := writes.count(e.ns)
+				n := reconciles(t)
+				e.touch("rest")
+				e.eventually(10*time.Second, "a reconcile", func() (bool, string) { return reconciles(t) > n, "" })
+				return writes.count(e.ns) == before, fmt.Sprintf("%d writes", writes.count(e.ns)-before)
+			})
+			before, routerCalls := writes.count(e.ns), e.router("rest").Calls()
+			if before == 0 {
+				t.Fatal("the write counter saw none of the controller's writes")
+			}
+			for i := 0; i < 3; i++ {
+				n := reconciles(t)
+				e.touch("rest")
+				e.eventually(10*time.Second, "a reconcile", func() (bool, string) { return reconciles(t) > n, "" })
+			}
+			if got := writes.count(e.ns) - before; got != 0 {
+				t.Errorf("a rollout at rest made %d API writes over 3 reconciles", got)
+			}
+			if got := e.router("rest").Calls() - routerCalls; got != 0 {
+				t.Errorf("a rollout at rest called its router %d times", got)
+			}
+		})
 	}
 }
 

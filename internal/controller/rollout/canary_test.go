@@ -332,7 +332,7 @@ func TestCanaryUpdateInTheMiddleOfARollout(t *testing.T) {
 			violations++ // v2 shrinking while it takes canary traffic
 		}
 		return v3 != v2 && ptr.Deref(ro.Status.CurrentStepIndex, -1) == 1 && ro.Status.Phase == v1alpha1.RolloutPhasePaused &&
-			got[v2] == [2]int32{0, 0} && got[v3] == [2]int32{1, 1} && got[v1] == [2]int32{4, 4} && sel == v3,
+				got[v2] == [2]int32{0, 0} && got[v3] == [2]int32{1, 1} && got[v1] == [2]int32{4, 4} && sel == v3,
 			fmt.Sprint(got, " canary selects ", sel, " weight ", e.router("mid").Weight(), " ", ro.Status.Message)
 	})
 	if violations > 0 {
@@ -531,4 +531,86 @@ func TestCanaryRollbackWindowFastTracks(t *testing.T) {
 	if slices.Contains(e.events("win"), v1alpha1.ReasonRolloutPaused) && strings.Count(strings.Join(e.events("win"), ","), v1alpha1.ReasonRolloutPaused) > 1 {
 		t.Errorf("the rollback paused: %v", e.events("win"))
 	}
+}
+
+// The controller is killed and restarted at every step of a canary: the
+// rollout carries on where it was, with one ReplicaSet per template, one run
+// per analysis step, and the router's weight never going backwards.
+func TestCanaryControllerRestartAtEveryStep(t *testing.T) {
+	e := newEnv(t)
+	e.template("rate")
+	e.canaryServices("rs")
+	steps := []v1alpha1.CanaryStep{weight(20), pause(), stepAnalysis(), weight(60), pauseFor("1s"), weight(80), pause()}
+	e.create(canaryRollout("rs", 2, routed("rs", steps...)))
+	v1 := e.waitPhase("rs", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	e.setImage("rs", "example/rs:2")
+	var v2 string
+	for i := range int32(len(steps)) {
+		e.eventually(30*time.Second, fmt.Sprintf("step %d reached", i), func() (bool, string) {
+			ro := e.rollout("rs")
+			v2 = ro.Status.CurrentPodHash
+			return v2 != v1 && ptr.Deref(ro.Status.CurrentStepIndex, -1) >= i, fmt.Sprint(ro.Status.CurrentStepIndex, " ", ro.Status.Message)
+		})
+		restartController(t)
+		if ptr.Deref(e.rollout("rs").Status.CurrentStepIndex, -1) != i {
+			continue
+		}
+		switch {
+		case steps[i].Pause != nil && steps[i].Pause.Duration == nil:
+			e.waitStep("rs", i, v1alpha1.RolloutPhasePaused)
+			e.promote("rs")
+		case steps[i].Analysis != nil:
+			e.finish(e.run(fmt.Sprintf("rs-%s-step%d", v2, i)), v1alpha1.AnalysisPhaseSuccessful)
+		}
+	}
+	ro := e.waitPhase("rs", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if ro.Status.StableRS != v2 {
+		t.Fatalf("not promoted: %+v", ro.Status)
+	}
+	if got := e.replicaSets("rs"); len(got) != 2 {
+		t.Errorf("ReplicaSets %v: want one per template", got)
+	}
+	if got, want := e.router("rs").History(), []int32{0, 20, 60, 80, 100, 0}; !slices.Equal(got, want) {
+		t.Errorf("router weights %v, want %v", got, want)
+	}
+	var runs v1alpha1.AnalysisRunList
+	if err := cl.List(e.ctx, &runs, client.InNamespace(e.ns)); err != nil || len(runs.Items) != 1 {
+		t.Errorf("AnalysisRuns: %d, %v; want the one of the analysis step", len(runs.Items), err)
+	}
+}
+
+// canaryWritesPerStep runs an eight-step canary from update to promotion
+// and returns the controller's API writes (status, ReplicaSets, Services,
+// events) per step transition.
+func canaryWritesPerStep(tb testing.TB) float64 {
+	e := newEnv(tb)
+	e.canaryServices("wps")
+	steps := []v1alpha1.CanaryStep{weight(10), pause(), weight(20), pause(), weight(40), pause(), weight(80), pause()}
+	e.create(canaryRollout("wps", 4, routed("wps", steps...)))
+	e.waitPhase("wps", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	before := writes.count(e.ns)
+	e.setImage("wps", "example/wps:2")
+	for i := int32(1); i < int32(len(steps)); i += 2 {
+		e.waitStep("wps", i, v1alpha1.RolloutPhasePaused)
+		e.promote("wps")
+	}
+	e.waitPhase("wps", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	return float64(writes.count(e.ns)-before) / float64(len(steps))
+}
+
+// A step transition makes a bounded number of writes.
+func TestCanaryStepWritesAreBounded(t *testing.T) {
+	if got := canaryWritesPerStep(t); got > 12 {
+		t.Errorf("%.1f API writes per step transition; want at most 12 (about 7 measured: status, ReplicaSet sizes, events)", got)
+	}
+}
+
+// BenchmarkCanaryWritesPerStep reports the controller's API writes per step
+// transition of an eight-step traffic-routed canary (writes/step).
+func BenchmarkCanaryWritesPerStep(b *testing.B) {
+	var total float64
+	for i := 0; i < b.N; i++ {
+		total += canaryWritesPerStep(b)
+	}
+	b.ReportMetric(total/float64(b.N), "writes/step")
 }

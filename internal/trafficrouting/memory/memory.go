@@ -140,6 +140,13 @@ func (r *Router) Weight() int32 {
 	return r.weight
 }
 
+// Calls counts the SetWeight calls, changes or not.
+func (r *Router) Calls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls
+}
+
 // History lists the weights set, each change once.
 func (r *Router) History() []int32 {
 	r.mu.Lock()
