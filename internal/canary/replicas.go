@@ -2,6 +2,8 @@ package canary
 
 import (
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
 )
 
 // Set is one ReplicaSet as the arithmetic sees it.
@@ -258,4 +260,19 @@ func Routed(in RoutedInput) (canary, stable int32) {
 // ceilShare is replicas*num/den, rounded up.
 func ceilShare(replicas, num, den int32) int32 {
 	return int32((int64(replicas)*int64(num) + int64(den) - 1) / int64(den))
+}
+
+// Threshold is how many of want pods must be available for a step to go on:
+// all of them, unless replicaProgressThreshold (a pod count, or a
+// percentage rounded up) asks for fewer; never fewer than one of a
+// non-empty set.
+func Threshold(want int32, t *v1alpha1.ReplicaProgressThreshold) int32 {
+	if t == nil || want <= 0 {
+		return max(want, 0)
+	}
+	n := t.Value
+	if t.Type != v1alpha1.ProgressTypePods {
+		n = ceilShare(want, t.Value, 100)
+	}
+	return max(1, min(n, want))
 }

@@ -7,6 +7,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
 )
 
 func TestLimits(t *testing.T) {
@@ -160,5 +162,26 @@ func TestRouted(t *testing.T) {
 				t.Errorf("Routed = %d canary, %d stable; want %d, %d", gotC, gotS, c.canary, c.stable)
 			}
 		})
+	}
+}
+
+func TestThreshold(t *testing.T) {
+	for _, c := range []struct {
+		want int32
+		t    *v1alpha1.ReplicaProgressThreshold
+		need int32
+	}{
+		{5, nil, 5},
+		{0, nil, 0},
+		{10, &v1alpha1.ReplicaProgressThreshold{Type: v1alpha1.ProgressTypePercent, Value: 50}, 5},
+		{5, &v1alpha1.ReplicaProgressThreshold{Type: v1alpha1.ProgressTypePercent, Value: 50}, 3}, // rounded up
+		{5, &v1alpha1.ReplicaProgressThreshold{Type: v1alpha1.ProgressTypePercent, Value: 1}, 1},
+		{5, &v1alpha1.ReplicaProgressThreshold{Type: v1alpha1.ProgressTypePods, Value: 2}, 2},
+		{1, &v1alpha1.ReplicaProgressThreshold{Type: v1alpha1.ProgressTypePods, Value: 3}, 1}, // never more than wanted
+		{0, &v1alpha1.ReplicaProgressThreshold{Type: v1alpha1.ProgressTypePods, Value: 3}, 0},
+	} {
+		if got := Threshold(c.want, c.t); got != c.need {
+			t.Errorf("Threshold(%d, %+v) = %d, want %d", c.want, c.t, got, c.need)
+		}
 	}
 }

@@ -182,6 +182,11 @@ func (k *canaryRun) update(ctx context.Context) error {
 		k.setIndex(0)
 	}
 	idx := k.index()
+	if idx >= k.done() || k.steps[idx].Analysis == nil {
+		// A step run left behind by a promote past it no longer speaks
+		// for the rollout.
+		k.status.Canary.CurrentStepAnalysisRunStatus = nil
+	}
 	weight := canary.Weight(k.steps, idx, k.maxWeight)
 	k.stepMessage = k.describeStep(idx)
 
@@ -345,20 +350,9 @@ func (k *canaryRun) canaryHashServed() bool {
 }
 
 // threshold is how many of want pods must be available for a step to go
-// on: all, unless replicaProgressThreshold says fewer.
+// on (replicaProgressThreshold).
 func (k *canaryRun) threshold(want int32) int32 {
-	t := k.c.ReplicaProgressThreshold
-	if t == nil || want == 0 {
-		return want
-	}
-	var n int32
-	switch t.Type {
-	case v1alpha1.ProgressTypePods:
-		n = t.Value
-	default:
-		n = (want*t.Value + 99) / 100
-	}
-	return max(1, min(n, want))
+	return canary.Threshold(want, k.c.ReplicaProgressThreshold)
 }
 
 // serviceSelectors points the stable Service at the stable ReplicaSet and

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -613,4 +614,77 @@ func BenchmarkCanaryWritesPerStep(b *testing.B) {
 		total += canaryWritesPerStep(b)
 	}
 	b.ReportMetric(total/float64(b.N), "writes/step")
+}
+
+// canaryMetadata and stableMetadata follow the role: the canary's pods lose
+// theirs and take the stable labels when they are promoted.
+func TestCanaryAndStableMetadataFollowTheRole(t *testing.T) {
+	e := newEnv(t)
+	e.canaryServices("cmd")
+	c := routed("cmd", weight(50), pause())
+	c.CanaryMetadata = &v1alpha1.PodTemplateMetadata{Labels: map[string]string{"role": "canary"}}
+	c.StableMetadata = &v1alpha1.PodTemplateMetadata{Labels: map[string]string{"role": "stable"}}
+	e.create(canaryRollout("cmd", 2, c))
+	v1 := e.waitPhase("cmd", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+	roles := func() map[string]string {
+		pods, err := kube.CoreV1().Pods(e.ns).List(e.ctx, metav1.ListOptions{LabelSelector: "app=cmd"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp == nil {
+				out[p.Labels["rollouts-pod-template-hash"]] += p.Labels["role"] + ";"
+			}
+		}
+		return out
+	}
+	e.setImage("cmd", "example/cmd:2")
+	v2 := e.waitStep("cmd", 1, v1alpha1.RolloutPhasePaused).Status.CurrentPodHash
+	e.eventually(20*time.Second, "roles during the canary", func() (bool, string) {
+		r := roles()
+		return r[v1] == "stable;stable;" && r[v2] == "canary;", fmt.Sprint(r)
+	})
+	e.promote("cmd")
+	e.eventually(30*time.Second, "v2 stable", func() (bool, string) {
+		r := roles()
+		return r[v2] == "stable;stable;", fmt.Sprint(r)
+	})
+}
+
+// With maxTrafficWeight 1000 a step's weight is out of 1000, and so are the
+// canary's pods.
+func TestCanaryMaxTrafficWeight(t *testing.T) {
+	e := newEnv(t)
+	e.canaryServices("mtw")
+	c := routed("mtw", weight(250), pause())
+	c.TrafficRouting = &v1alpha1.RolloutTrafficRouting{Nginx: &v1alpha1.NginxTrafficRouting{StableIngress: "mtw"}, MaxTrafficWeight: ptr.To[int32](1000)}
+	e.create(canaryRollout("mtw", 4, c))
+	e.waitPhase("mtw", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	e.setImage("mtw", "example/mtw:2")
+	ro := e.waitStep("mtw", 1, v1alpha1.RolloutPhasePaused)
+	if w := ro.Status.Canary.Weights; w == nil || w.Canary.Weight != 250 || w.Stable.Weight != 750 || e.router("mtw").Weight() != 250 {
+		t.Errorf("weights %+v, router %d", w, e.router("mtw").Weight())
+	}
+	if got := e.replicaSets("mtw"); got[ro.Status.CurrentPodHash] != [2]int32{1, 1} {
+		t.Errorf("ReplicaSets %v: 250/1000 of 4 is one canary pod", got)
+	}
+}
+
+// promote on a step that is not a pause skips it (here, an analysis that
+// would never finish); the status message names the step while it runs.
+func TestCanaryPromoteSkipsARunningStep(t *testing.T) {
+	e := newEnv(t)
+	e.template("rate")
+	e.canaryServices("skip")
+	e.create(canaryRollout("skip", 2, routed("skip", weight(50), stepAnalysis(), pause())))
+	e.waitPhase("skip", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	e.setImage("skip", "example/skip:2")
+	ro := e.waitStep("skip", 1, v1alpha1.RolloutPhaseProgressing)
+	if !strings.Contains(ro.Status.Message, "step 2/3: analysis") {
+		t.Errorf("message %q", ro.Status.Message)
+	}
+	e.run("skip-" + ro.Status.CurrentPodHash + "-step1")
+	e.promote("skip")
+	e.waitStep("skip", 2, v1alpha1.RolloutPhasePaused)
 }
