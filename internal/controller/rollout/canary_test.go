@@ -164,8 +164,10 @@ func TestCanaryTimedPausesResumeByThemselves(t *testing.T) {
 func TestCanaryPromoteFullSkipsTheRest(t *testing.T) {
 	e := newEnv(t)
 	e.canaryServices("full")
-	e.create(canaryRollout("full", 2, routed("full", weight(20), pause(), weight(50), pause())))
-	e.waitPhase("full", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	c := routed("full", weight(20), pause(), weight(50), pause())
+	c.ScaleDownDelaySeconds = ptr.To[int32](5)
+	e.create(canaryRollout("full", 2, c))
+	v1 := e.waitPhase("full", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
 	e.setImage("full", "example/full:2")
 	v2 := e.waitStep("full", 1, v1alpha1.RolloutPhasePaused).Status.CurrentPodHash
 	e.patchStatus("full", func(s *v1alpha1.RolloutStatus) { s.PromoteFull = true })
@@ -176,6 +178,14 @@ func TestCanaryPromoteFullSkipsTheRest(t *testing.T) {
 	if got := e.router("full").History(); slices.Contains(got, 50) {
 		t.Errorf("the skipped step's weight was set: %v", got)
 	}
+	// The old version waits out scaleDownDelaySeconds, then goes.
+	if rs := e.replicaSet("full", v1); rs.Annotations[v1alpha1.ScaleDownDeadlineAnnotationKey] == "" || *rs.Spec.Replicas != 2 {
+		t.Errorf("v1 right after promotion: %d replicas, annotations %v", *rs.Spec.Replicas, rs.Annotations)
+	}
+	e.eventually(20*time.Second, "v1 scaled down after the delay", func() (bool, string) {
+		got := e.replicaSets("full")
+		return got[v1] == [2]int32{0, 0}, fmt.Sprint(got)
+	})
 }
 
 // Abort from a step: the weight goes back to 0 first, the canary goes after
