@@ -69,7 +69,7 @@ func TestInstalledControllerRunsAsItsServiceAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, o := range objs {
-		if err := admin.Patch(ctx, o, client.Apply, client.FieldOwner("install-test"), client.ForceOwnership); err != nil {
+		if err := admin.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("install-test"), client.ForceOwnership); err != nil {
 			t.Fatalf("applying %s %s: %v", o.GetKind(), o.GetName(), err)
 		}
 	}

@@ -218,7 +218,7 @@ func TestCanaryAbortFromAStepThenRetry(t *testing.T) {
 	e.waitEvent("ab", v1alpha1.ReasonRolloutAborted)
 
 	e.patchStatus("ab", func(s *v1alpha1.RolloutStatus) { s.Abort = false })
-	ro = e.waitStep("ab", 1, v1alpha1.RolloutPhasePaused)
+	e.waitStep("ab", 1, v1alpha1.RolloutPhasePaused)
 	if got := e.router("ab").Weight(); got != 20 {
 		t.Errorf("after retry: weight %d, want the first step's 20", got)
 	}

@@ -86,7 +86,7 @@ func installRBAC() error {
 	for _, o := range objs {
 		switch o.GetKind() {
 		case "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
-			if err := admin.Patch(context.Background(), o, client.Apply, client.FieldOwner("rollout-test"), client.ForceOwnership); err != nil {
+			if err := admin.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("rollout-test"), client.ForceOwnership); err != nil {
 				return fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err)
 			}
 		}

@@ -165,22 +165,11 @@ func (s *syncer) sync(ctx context.Context) error {
 		return err
 	}
 	s.trackManualPause()
+	strategy := s.syncCanary
 	if s.ro.Spec.Strategy.BlueGreen != nil {
-		if err := s.syncBlueGreen(ctx); err != nil || s.invalid != "" {
-			return err
-		}
-		if err := s.syncEphemeralMetadata(ctx); err != nil {
-			return err
-		}
-		if err := s.syncRestart(ctx); err != nil {
-			return err
-		}
-		if err := s.scaleWorkload(ctx, workload); err != nil {
-			return err
-		}
-		return s.diagnose(ctx)
+		strategy = s.syncBlueGreen
 	}
-	if err := s.syncCanary(ctx); err != nil || s.invalid != "" {
+	if err := strategy(ctx); err != nil || s.invalid != "" {
 		return err
 	}
 	if err := s.syncEphemeralMetadata(ctx); err != nil {
