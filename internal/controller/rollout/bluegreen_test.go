@@ -282,6 +282,10 @@ func TestCrashLoopingVersionIsReportedThenAbortedAtTheDeadline(t *testing.T) {
 	}
 	e.waitEvent("crash", v1alpha1.ReasonProgressDeadlineExceeded)
 	e.waitEvent("crash", v1alpha1.ReasonRolloutAborted)
+	e.eventually(10*time.Second, "the message names the deadline", func() (bool, string) {
+		msg := e.rollout("crash").Status.Message
+		return strings.HasPrefix(msg, "RolloutAborted: the progress deadline passed"), msg
+	})
 	if e.selector("crash-active") != v1 {
 		t.Errorf("active selector %s, want v1 %s", e.selector("crash-active"), v1)
 	}

@@ -698,3 +698,28 @@ func TestCanaryPromoteSkipsARunningStep(t *testing.T) {
 	e.promote("skip")
 	e.waitStep("skip", 2, v1alpha1.RolloutPhasePaused)
 }
+
+// The progress deadline times pods that do not come up, not an analysis
+// that takes its time: a step waiting on a run past the deadline is neither
+// Degraded nor aborted.
+func TestCanaryLongAnalysisIsNotAProgressDeadline(t *testing.T) {
+	e := newEnv(t)
+	e.template("rate")
+	e.canaryServices("long")
+	ro := canaryRollout("long", 1, routed("long", weight(50), stepAnalysis()))
+	ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](1)
+	ro.Spec.ProgressDeadlineAbort = true
+	e.create(ro)
+	e.waitPhase("long", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	e.setImage("long", "example/long:2")
+	v2 := e.waitStep("long", 1, v1alpha1.RolloutPhaseProgressing).Status.CurrentPodHash
+	start := time.Now()
+	e.eventually(10*time.Second, "three deadlines passed while the analysis runs", func() (bool, string) {
+		if got := e.rollout("long").Status; got.Phase == v1alpha1.RolloutPhaseDegraded || got.Abort {
+			t.Fatalf("the analysis timed out as a progress deadline: %s", got.Message)
+		}
+		return time.Since(start) > 3*time.Second, ""
+	})
+	e.finish(e.run("long-"+v2+"-step1"), v1alpha1.AnalysisPhaseSuccessful)
+	e.waitPhase("long", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+}

@@ -96,6 +96,12 @@ func (s *syncer) progressing(desired int32) {
 	}
 	s.status.Message = message
 
+	if s.newRS != nil && replicaset.Available(s.newRS, replicaset.Replicas(s.newRS)) {
+		// The pods are there: the update waits for something else (an
+		// analysis, a weight to be verified), which the deadline does not
+		// time. It starts again when the pods change.
+		return
+	}
 	deadline := cond.LastUpdateTime.Add(seconds(s.ro.Spec.GetProgressDeadlineSeconds()))
 	if wait := deadline.Sub(s.now); wait > 0 {
 		s.after(wait)

@@ -61,6 +61,10 @@ func (s *syncer) computeStatus() {
 	case st.Abort:
 		st.Phase = v1alpha1.RolloutPhaseDegraded
 		st.Message = "RolloutAborted: " + s.abortCause() + "; the stable version serves"
+		if c := s.condition(v1alpha1.RolloutProgressing); c != nil && c.Reason == v1alpha1.ReasonRolloutAborted {
+			// The cause was told at the abort; later reconciles keep it.
+			st.Message = c.Message
+		}
 		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionFalse, v1alpha1.ReasonRolloutAborted, st.Message)
 	case s.ro.Spec.Paused:
 		st.Phase = v1alpha1.RolloutPhasePaused
