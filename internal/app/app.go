@@ -19,6 +19,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/analysis"
+	"github.com/rampdev/ramp/internal/analysis/web"
+	"github.com/rampdev/ramp/internal/controller/analysisrun"
 	"github.com/rampdev/ramp/internal/controller/rollout"
 	"github.com/rampdev/ramp/internal/trafficrouting"
 )
@@ -45,6 +48,12 @@ type Options struct {
 	// Routers builds canary traffic routers; nil refuses trafficRouting
 	// (no router is built in yet).
 	Routers trafficrouting.Factory
+	// Providers takes AnalysisRun measurements; nil means the built-in
+	// providers.
+	Providers *analysis.Registry
+	// WithoutAnalysisRuns leaves the AnalysisRun controller out: tests of
+	// the Rollout controller set the runs' phases themselves.
+	WithoutAnalysisRuns bool
 	// SkipControllerNameValidation allows more than one manager per process
 	// (tests that restart the controller).
 	SkipControllerNameValidation bool
@@ -144,7 +153,32 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 
 		SkipNameValidation: opts.SkipControllerNameValidation,
 	}
-	return r.SetupWithManager(mgr)
+	if err := r.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if opts.WithoutAnalysisRuns {
+		return nil
+	}
+	runs := &analysisrun.Reconciler{
+		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
+		Events:     mgr.GetEventRecorder("ramp-controller"),
+		Clock:      clk,
+		Providers:  providers(opts),
+		InstanceID: opts.InstanceID,
+
+		SkipNameValidation: opts.SkipControllerNameValidation,
+	}
+	return runs.SetupWithManager(mgr)
+}
+
+// providers is the registry of metric providers: opts.Providers, or the
+// ones built in.
+func providers(opts Options) *analysis.Registry {
+	if opts.Providers != nil {
+		return opts.Providers
+	}
+	return analysis.NewRegistry(web.Provider{})
 }
 
 // Run runs the controller until ctx is cancelled.

@@ -101,7 +101,7 @@ func startController() (func(), error) {
 	cfg := shared.Config()
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: config.Username}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return writes.wrap(rt) })
-	opts := app.Options{SkipControllerNameValidation: true, Routers: routers}
+	opts := app.Options{SkipControllerNameValidation: true, Routers: routers, WithoutAnalysisRuns: true}
 	mgr, err := app.NewManager(cfg, opts)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,10 @@
+package analysisrun
+
+// The permissions the AnalysisRun reconciler needs (see
+// internal/controller/rollout/rbac.go). Secrets are read one by one, when
+// an argument names one, and never cached or listed.
+
+// +kubebuilder:rbac:groups=ramp.dev,resources=analysisruns,verbs=get;list;watch;update;patch;delete
+// +kubebuilder:rbac:groups=ramp.dev,resources=analysisruns/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch

@@ -1,0 +1,418 @@
+package analysisrun
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/analysis"
+)
+
+// Reconciler reconciles AnalysisRuns.
+type Reconciler struct {
+	// Client reads from the manager's cache and writes to the API server.
+	Client ctrl.Client
+	// APIReader reads Secrets that arguments name, past the cache.
+	APIReader ctrl.Reader
+	// Events records Kubernetes events about runs.
+	Events events.EventRecorder
+	// Clock tells when measurements are due.
+	Clock clock.PassiveClock
+	// Providers take the measurements.
+	Providers *analysis.Registry
+	// InstanceID restricts the reconciler to runs with this
+	// ramp.dev/controller-instance-id label (empty: runs without it).
+	InstanceID string
+	// SkipNameValidation lets a process register the reconciler more than
+	// once (a test that restarts the controller).
+	SkipNameValidation bool
+
+	conditions sync.Map // condition source -> *analysis.Condition
+}
+
+var _ reconcile.Reconciler = (*Reconciler)(nil)
+
+// Reconcile takes the measurements that are due and judges the run.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	run := &v1alpha1.AnalysisRun{}
+	if err := r.Client.Get(ctx, req.NamespacedName, run); err != nil {
+		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
+	}
+	if run.Labels[v1alpha1.InstanceIDLabelKey] != r.InstanceID || run.DeletionTimestamp != nil {
+		return reconcile.Result{}, nil
+	}
+	now := r.Clock.Now()
+	if run.Status.Phase.Completed() {
+		return r.expire(ctx, run, now)
+	}
+	st := run.Status.DeepCopy()
+	m := &measurer{r: r, run: run, status: st, now: now}
+	m.measure(ctx)
+	if !apiequality.Semantic.DeepEqual(&run.Status, st) {
+		updated := run.DeepCopy()
+		updated.Status = *st
+		if err := r.Client.Status().Patch(ctx, updated, ctrl.MergeFrom(run)); err != nil {
+			return reconcile.Result{}, ctrl.IgnoreNotFound(err)
+		}
+		if st.Phase != run.Status.Phase && r.Events != nil {
+			kind := corev1.EventTypeNormal
+			if st.Phase == v1alpha1.AnalysisPhaseFailed || st.Phase == v1alpha1.AnalysisPhaseError {
+				kind = corev1.EventTypeWarning
+			}
+			r.Events.Eventf(run, nil, kind, "AnalysisRun"+string(st.Phase), "AnalysisRun"+string(st.Phase), "AnalysisRun is %s%s", st.Phase, suffix(st.Message))
+		}
+		if st.Phase.Completed() {
+			return r.expire(ctx, updated, now)
+		}
+	}
+	if m.next.IsZero() {
+		return reconcile.Result{}, nil
+	}
+	return reconcile.Result{RequeueAfter: max(time.Millisecond, m.next.Sub(now))}, nil
+}
+
+func suffix(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return ": " + msg
+}
+
+// expire deletes a finished run once its ttlStrategy says so.
+func (r *Reconciler) expire(ctx context.Context, run *v1alpha1.AnalysisRun, now time.Time) (reconcile.Result, error) {
+	ttl := run.Spec.TTLStrategy
+	if ttl == nil || run.Status.CompletedAt == nil {
+		return reconcile.Result{}, nil
+	}
+	secs := ttl.SecondsAfterCompletion
+	switch run.Status.Phase {
+	case v1alpha1.AnalysisPhaseSuccessful:
+		if ttl.SecondsAfterSuccess != nil {
+			secs = ttl.SecondsAfterSuccess
+		}
+	case v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError:
+		if ttl.SecondsAfterFailure != nil {
+			secs = ttl.SecondsAfterFailure
+		}
+	}
+	if secs == nil {
+		return reconcile.Result{}, nil
+	}
+	if wait := run.Status.CompletedAt.Add(time.Duration(*secs) * time.Second).Sub(now); wait > 0 {
+		return reconcile.Result{RequeueAfter: wait}, nil
+	}
+	return reconcile.Result{}, ctrl.IgnoreNotFound(r.Client.Delete(ctx, run))
+}
+
+// condition compiles a condition once per source.
+func (r *Reconciler) condition(source string) (*analysis.Condition, error) {
+	if source == "" {
+		return nil, nil
+	}
+	if c, ok := r.conditions.Load(source); ok {
+		return c.(*analysis.Condition), nil
+	}
+	c, err := analysis.Compile(source)
+	if err != nil {
+		return nil, err
+	}
+	r.conditions.Store(source, c)
+	return c, nil
+}
+
+// measurer is one reconcile of a run.
+type measurer struct {
+	r      *Reconciler
+	run    *v1alpha1.AnalysisRun
+	status *v1alpha1.AnalysisRunStatus
+	now    time.Time
+	// next is the soonest time a measurement falls due.
+	next time.Time
+}
+
+func (m *measurer) due(t time.Time) {
+	if m.next.IsZero() || t.Before(m.next) {
+		m.next = t
+	}
+}
+
+func (m *measurer) measure(ctx context.Context) {
+	st := m.status
+	if st.StartedAt == nil {
+		t := metav1.NewTime(m.now)
+		st.StartedAt = &t
+		st.Phase = v1alpha1.AnalysisPhaseRunning
+	}
+	args, err := m.args(ctx)
+	if err != nil {
+		m.finish(v1alpha1.AnalysisPhaseError, err.Error())
+		return
+	}
+	terminating := m.run.Spec.Terminate
+	for _, res := range st.MetricResults {
+		if !res.DryRun && (res.Phase == v1alpha1.AnalysisPhaseFailed || res.Phase == v1alpha1.AnalysisPhaseError || res.Phase == v1alpha1.AnalysisPhaseInconclusive) {
+			terminating = true
+		}
+	}
+	var phases []v1alpha1.AnalysisPhase
+	var message string
+	summary, dry := v1alpha1.RunSummary{}, v1alpha1.RunSummary{}
+	for _, metric := range m.run.Spec.Metrics {
+		res := m.result(metric.Name)
+		phase, msg := m.metric(ctx, metric, res, args, terminating)
+		res.Phase = phase
+		res.Message = msg
+		sum := &summary
+		if res.DryRun {
+			sum = &dry
+		} else {
+			phases = append(phases, phase)
+			if message == "" && (phase == v1alpha1.AnalysisPhaseFailed || phase == v1alpha1.AnalysisPhaseError || phase == v1alpha1.AnalysisPhaseInconclusive) {
+				message = msg
+			}
+		}
+		count(sum, phase)
+	}
+	st.RunSummary = summary
+	st.DryRunSummary = nil
+	if dry.Count > 0 {
+		st.DryRunSummary = &dry
+	}
+	phase, _ := analysis.RunPhase(phases)
+	if terminating && !phase.Completed() {
+		phase = v1alpha1.AnalysisPhaseSuccessful
+	}
+	if phase.Completed() {
+		m.finish(phase, message)
+		return
+	}
+	st.Phase = phase
+	st.Message = message
+}
+
+func count(s *v1alpha1.RunSummary, p v1alpha1.AnalysisPhase) {
+	s.Count++
+	switch p {
+	case v1alpha1.AnalysisPhaseSuccessful:
+		s.Successful++
+	case v1alpha1.AnalysisPhaseFailed:
+		s.Failed++
+	case v1alpha1.AnalysisPhaseInconclusive:
+		s.Inconclusive++
+	case v1alpha1.AnalysisPhaseError:
+		s.Error++
+	}
+}
+
+func (m *measurer) finish(phase v1alpha1.AnalysisPhase, message string) {
+	m.status.Phase = phase
+	m.status.Message = message
+	if m.status.CompletedAt == nil {
+		t := metav1.NewTime(m.now)
+		m.status.CompletedAt = &t
+	}
+	m.next = time.Time{}
+}
+
+// result is the status entry of a metric, created when missing.
+func (m *measurer) result(name string) *v1alpha1.MetricResult {
+	for i := range m.status.MetricResults {
+		if m.status.MetricResults[i].Name == name {
+			return &m.status.MetricResults[i]
+		}
+	}
+	m.status.MetricResults = append(m.status.MetricResults, v1alpha1.MetricResult{
+		Name: name, Phase: v1alpha1.AnalysisPhasePending, DryRun: analysis.DryRun(m.run.Spec, name),
+	})
+	return &m.status.MetricResults[len(m.status.MetricResults)-1]
+}
+
+// metric takes the metric's measurement if one is due (or resumes the one
+// under way) and returns its phase and message.
+func (m *measurer) metric(ctx context.Context, metric v1alpha1.Metric, res *v1alpha1.MetricResult, args map[string]string, terminating bool) (v1alpha1.AnalysisPhase, string) {
+	if res.Phase.Completed() {
+		return res.Phase, res.Message
+	}
+	resolved, err := analysis.Substitute(metric, args)
+	if err != nil {
+		return v1alpha1.AnalysisPhaseError, err.Error()
+	}
+	limits, err := analysis.ResolveLimits(resolved)
+	if err != nil {
+		return v1alpha1.AnalysisPhaseError, err.Error()
+	}
+	provider, err := m.r.Providers.For(resolved)
+	if err != nil {
+		return v1alpha1.AnalysisPhaseError, err.Error()
+	}
+	req := analysis.Request{Run: m.run, Metric: resolved}
+	if n := len(res.Measurements); n > 0 && !res.Measurements[n-1].Phase.Completed() {
+		last := &res.Measurements[n-1]
+		switch {
+		case terminating:
+			if err := provider.Terminate(ctx, req, last); err != nil {
+				m.due(m.now.Add(time.Second))
+				return v1alpha1.AnalysisPhaseRunning, ""
+			}
+			m.complete(res, last, analysis.Outcome{Phase: v1alpha1.AnalysisPhaseSuccessful, Text: "terminated"}, nil, metric)
+			last.Message = "Metric terminated"
+		case last.ResumeAt != nil && last.ResumeAt.After(m.now):
+			m.due(last.ResumeAt.Time)
+		default:
+			out, err := provider.Resume(ctx, req, last)
+			m.complete(res, last, out, err, resolved)
+		}
+	} else if !terminating {
+		if when, ok := analysis.Next(resolved, limits, *res, m.status.StartedAt.Time); ok {
+			if when.After(m.now) {
+				m.due(when)
+			} else {
+				meas := v1alpha1.Measurement{Phase: v1alpha1.AnalysisPhaseRunning, StartedAt: ptrTime(m.now)}
+				out, err := provider.Measure(ctx, req)
+				m.complete(res, &meas, out, err, resolved)
+				res.Measurements = append(res.Measurements, meas)
+				if keep := analysis.Retention(m.run.Spec, metric.Name); len(res.Measurements) > keep {
+					res.Measurements = append([]v1alpha1.Measurement(nil), res.Measurements[len(res.Measurements)-keep:]...)
+					if err := provider.GarbageCollect(ctx, req, keep); err != nil {
+						m.due(m.now.Add(time.Second))
+					}
+				}
+			}
+		}
+	}
+	phase := analysis.MetricPhase(limits, *res, terminating)
+	if !phase.Completed() {
+		if when, ok := analysis.Next(resolved, limits, *res, m.status.StartedAt.Time); ok {
+			m.due(when)
+		}
+	}
+	return phase, metricMessage(metric.Name, phase, limits, *res)
+}
+
+// complete fills a measurement in from what the provider said: still
+// running, decided by the provider, judged by the conditions, or an Error
+// with the cause.
+func (m *measurer) complete(res *v1alpha1.MetricResult, meas *v1alpha1.Measurement, out analysis.Outcome, err error, metric v1alpha1.Metric) {
+	switch {
+	case err != nil:
+		meas.Phase = v1alpha1.AnalysisPhaseError
+		meas.Message = err.Error()
+	case out.Running:
+		meas.Phase = v1alpha1.AnalysisPhaseRunning
+		meas.Metadata = out.Metadata
+		poll := max(out.Poll, time.Second)
+		meas.ResumeAt = ptrTime(m.now.Add(poll))
+		m.due(meas.ResumeAt.Time)
+		return
+	case out.Phase != "":
+		meas.Phase = out.Phase
+		meas.Value = out.Text
+	default:
+		meas.Value = out.Text
+		meas.Phase, err = m.judge(out.Value, metric)
+		if err != nil {
+			meas.Message = err.Error()
+		} else if isEmpty(out.Value) && meas.Phase != v1alpha1.AnalysisPhaseSuccessful {
+			meas.Message = "the query returned no data"
+		}
+	}
+	meas.Metadata = out.Metadata
+	meas.FinishedAt = ptrTime(m.now)
+	meas.ResumeAt = nil
+	analysis.Record(res, meas.Phase)
+}
+
+func (m *measurer) judge(value any, metric v1alpha1.Metric) (v1alpha1.AnalysisPhase, error) {
+	success, err := m.r.condition(metric.SuccessCondition)
+	if err != nil {
+		return v1alpha1.AnalysisPhaseError, err
+	}
+	failure, err := m.r.condition(metric.FailureCondition)
+	if err != nil {
+		return v1alpha1.AnalysisPhaseError, err
+	}
+	return analysis.Judge(value, success, failure)
+}
+
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// metricMessage explains a metric that ended badly, as Argo Rollouts does:
+// `Metric "rate" assessed Failed due to failed (2) > failureLimit (1)`.
+func metricMessage(name string, phase v1alpha1.AnalysisPhase, l analysis.Limits, r v1alpha1.MetricResult) string {
+	var why string
+	switch phase {
+	case v1alpha1.AnalysisPhaseFailed:
+		why = fmt.Sprintf("failed (%d) > failureLimit (%d)", r.Failed, l.FailureLimit)
+	case v1alpha1.AnalysisPhaseInconclusive:
+		why = fmt.Sprintf("inconclusive (%d) > inconclusiveLimit (%d)", r.Inconclusive, l.InconclusiveLimit)
+	case v1alpha1.AnalysisPhaseError:
+		why = fmt.Sprintf("consecutiveErrors (%d) > consecutiveErrorLimit (%d)", r.ConsecutiveError, l.ConsecutiveErrorLimit)
+	default:
+		return ""
+	}
+	msg := fmt.Sprintf("Metric %q assessed %s due to %s", name, phase, why)
+	if n := len(r.Measurements); n > 0 {
+		last := r.Measurements[n-1]
+		if last.Value != "" {
+			msg += fmt.Sprintf("; last value %s", last.Value)
+		}
+		if last.Message != "" {
+			msg += ": " + last.Message
+		}
+	}
+	return msg
+}
+
+// args resolves the run's arguments: values, and Secret keys read when
+// needed (never written anywhere). One without a value is an error naming
+// it.
+func (m *measurer) args(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	for _, a := range m.run.Spec.Args {
+		switch {
+		case a.Value != nil:
+			out[a.Name] = *a.Value
+		case a.ValueFrom != nil && a.ValueFrom.SecretKeyRef != nil:
+			ref := a.ValueFrom.SecretKeyRef
+			secret := &corev1.Secret{}
+			reader := m.r.APIReader
+			if reader == nil {
+				reader = m.r.Client
+			}
+			if err := reader.Get(ctx, ctrl.ObjectKey{Namespace: m.run.Namespace, Name: ref.Name}, secret); err != nil {
+				return nil, fmt.Errorf("argument %q: reading Secret %s: %w", a.Name, ref.Name, err)
+			}
+			v, ok := secret.Data[ref.Key]
+			if !ok {
+				return nil, fmt.Errorf("argument %q: Secret %s has no key %q", a.Name, ref.Name, ref.Key)
+			}
+			out[a.Name] = string(v)
+		default:
+			return nil, fmt.Errorf("argument %q has no value", a.Name)
+		}
+	}
+	return out, nil
+}
+
+func ptrTime(t time.Time) *metav1.Time {
+	mt := metav1.NewTime(t)
+	return &mt
+}
