@@ -1,0 +1,169 @@
+package analysisrun_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/app"
+	"github.com/rampdev/ramp/internal/cluster"
+)
+
+var (
+	cl     client.Client
+	shared *cluster.Cluster
+)
+
+// TestMain runs one cluster and one controller (with its built-in
+// providers) for the package; each test works in its own namespace.
+func TestMain(m *testing.M) {
+	ctrl.SetLogger(logr.Discard())
+	var err error
+	shared, err = cluster.Start(context.Background(), cluster.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the cluster:", err)
+		os.Exit(1)
+	}
+	opts := app.Options{SkipControllerNameValidation: true}
+	mgr, err := app.NewManager(shared.Config(), opts)
+	if err == nil {
+		err = app.Setup(mgr, opts)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the controller:", err)
+		os.Exit(1)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	cl, err = client.New(shared.Config(), client.Options{Scheme: app.Scheme()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	cancel()
+	<-done
+	shared.Stop()
+	os.Exit(code)
+}
+
+type env struct {
+	t   testing.TB
+	ctx context.Context
+	ns  string
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	ns := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	if len(ns) > 55 {
+		ns = ns[:55]
+	}
+	if err := cl.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, ctx: t.Context(), ns: ns}
+}
+
+func (e *env) eventually(timeout time.Duration, what string, cond func() (bool, string)) {
+	e.t.Helper()
+	var last string
+	err := wait.PollUntilContextTimeout(e.ctx, 25*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		ok, why := cond()
+		last = why
+		return ok, nil
+	})
+	if err != nil {
+		e.t.Fatalf("%s: not true after %v; last seen: %s", what, timeout, last)
+	}
+}
+
+// create creates a run of the metrics.
+func (e *env) create(name string, spec v1alpha1.AnalysisRunSpec) *v1alpha1.AnalysisRun {
+	e.t.Helper()
+	run := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns}, Spec: spec}
+	if err := cl.Create(e.ctx, run); err != nil {
+		e.t.Fatal(err)
+	}
+	return run
+}
+
+func (e *env) get(name string) *v1alpha1.AnalysisRun {
+	e.t.Helper()
+	run := &v1alpha1.AnalysisRun{}
+	if err := cl.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: name}, run); err != nil {
+		e.t.Fatal(err)
+	}
+	return run
+}
+
+// waitPhase waits for the run's phase and returns the run.
+func (e *env) waitPhase(name string, phase v1alpha1.AnalysisPhase) *v1alpha1.AnalysisRun {
+	e.t.Helper()
+	var run *v1alpha1.AnalysisRun
+	e.eventually(30*time.Second, name+" "+string(phase), func() (bool, string) {
+		run = e.get(name)
+		return run.Status.Phase == phase, fmt.Sprintf("%s: %s", run.Status.Phase, run.Status.Message)
+	})
+	return run
+}
+
+// endpoint is a local HTTP server whose answer the test sets.
+type endpoint struct {
+	*httptest.Server
+	mu     sync.Mutex
+	status int
+	body   string
+	calls  int
+	check  func(*http.Request) string
+}
+
+func newEndpoint(t *testing.T, body string) *endpoint {
+	ep := &endpoint{status: http.StatusOK, body: body}
+	ep.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ep.mu.Lock()
+		defer ep.mu.Unlock()
+		ep.calls++
+		if ep.check != nil {
+			if why := ep.check(r); why != "" {
+				http.Error(w, why, http.StatusForbidden)
+				return
+			}
+		}
+		w.WriteHeader(ep.status)
+		fmt.Fprint(w, ep.body)
+	}))
+	t.Cleanup(ep.Close)
+	return ep
+}
+
+func (ep *endpoint) answer(status int, body string) {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	ep.status, ep.body = status, body
+}
+
+func webMetric(name, url string) v1alpha1.Metric {
+	return v1alpha1.Metric{Name: name, Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: url}}}
+}
+
+func statusJSON(run *v1alpha1.AnalysisRun) string {
+	b, _ := json.Marshal(run.Status)
+	return string(b)
+}
