@@ -51,7 +51,7 @@ func TestFailureLimitFailsTheRunWithTheValueInTheMessage(t *testing.T) {
 	m.SuccessCondition = "result.rate >= 0.95"
 	e.create("bad", v1alpha1.AnalysisRunSpec{Metrics: []v1alpha1.Metric{m}})
 	run := e.waitPhase("bad", v1alpha1.AnalysisPhaseFailed)
-	want := `Metric "rate" assessed Failed due to failed (2) > failureLimit (1); last value {"rate":0.80}`
+	want := `Metric "rate" assessed Failed due to failed (2) > failureLimit (1); last value {"rate":0.80} against successCondition result.rate >= 0.95`
 	if run.Status.Message != want {
 		t.Errorf("message %q, want %q", run.Status.Message, want)
 	}

@@ -22,11 +22,13 @@ import (
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
+	"github.com/rampdev/ramp/internal/trafficrouting/memory"
 )
 
 var (
-	cl     client.Client
-	shared *cluster.Cluster
+	cl      client.Client
+	shared  *cluster.Cluster
+	routers = &memory.Factory{}
 )
 
 // TestMain runs one cluster and one controller (with its built-in
@@ -39,7 +41,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "starting the cluster:", err)
 		os.Exit(1)
 	}
-	opts := app.Options{SkipControllerNameValidation: true}
+	opts := app.Options{SkipControllerNameValidation: true, Routers: routers}
 	mgr, err := app.NewManager(shared.Config(), opts)
 	if err == nil {
 		err = app.Setup(mgr, opts)

@@ -296,7 +296,7 @@ func (m *measurer) metric(ctx context.Context, metric v1alpha1.Metric, res *v1al
 			m.due(when)
 		}
 	}
-	return phase, metricMessage(metric.Name, phase, limits, *res)
+	return phase, metricMessage(resolved, phase, limits, *res)
 }
 
 // complete fills a measurement in from what the provider said: still
@@ -356,7 +356,8 @@ func isEmpty(v any) bool {
 
 // metricMessage explains a metric that ended badly, as Argo Rollouts does:
 // `Metric "rate" assessed Failed due to failed (2) > failureLimit (1)`.
-func metricMessage(name string, phase v1alpha1.AnalysisPhase, l analysis.Limits, r v1alpha1.MetricResult) string {
+func metricMessage(metric v1alpha1.Metric, phase v1alpha1.AnalysisPhase, l analysis.Limits, r v1alpha1.MetricResult) string {
+	name := metric.Name
 	var why string
 	switch phase {
 	case v1alpha1.AnalysisPhaseFailed:
@@ -373,6 +374,12 @@ func metricMessage(name string, phase v1alpha1.AnalysisPhase, l analysis.Limits,
 		last := r.Measurements[n-1]
 		if last.Value != "" {
 			msg += fmt.Sprintf("; last value %s", last.Value)
+			switch {
+			case metric.SuccessCondition != "":
+				msg += fmt.Sprintf(" against successCondition %s", metric.SuccessCondition)
+			case metric.FailureCondition != "":
+				msg += fmt.Sprintf(" against failureCondition %s", metric.FailureCondition)
+			}
 		}
 		if last.Message != "" {
 			msg += ": " + last.Message

@@ -71,6 +71,10 @@ func (s *syncer) analysis(ctx context.Context, kind, suffix string, a *v1alpha1.
 		Annotations:     map[string]string{v1alpha1.RevisionAnnotation: fmt.Sprint(replicaset.Revision(s.newRS))},
 		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(s.ro, v1alpha1.SchemeGroupVersion.WithKind("Rollout"))},
 	}
+	if id := s.ro.Labels[v1alpha1.InstanceIDLabelKey]; id != "" {
+		// The controller instance that owns the rollout measures its runs.
+		run.Labels[v1alpha1.InstanceIDLabelKey] = id
+	}
 	for k, v := range a.AnalysisRunMetadata.Labels {
 		run.Labels[k] = v
 	}
