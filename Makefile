@@ -21,9 +21,13 @@ run: ## Start ramp-sandbox: a local cluster with Ramp's CRDs (state in .ramp-san
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/ramp-sandbox --dir $(SANDBOX_DIR)
 
 .PHONY: test
-test: ## Run every test (API module, unit, fuzz seeds, in-process cluster).
+test: prometheus ## Run every test (API module, unit, fuzz seeds, in-process cluster, a real Prometheus).
 	cd api && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+
+.PHONY: prometheus
+prometheus: ## Install Debian's prometheus package when the binary is missing.
+	@hack/install-prometheus.sh
 
 .PHONY: build
 build: ## Build ramp, kubectl-ramp, ramp-controller and ramp-sandbox into bin/.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/analysis"
+	"github.com/rampdev/ramp/internal/analysis/prometheus"
 	"github.com/rampdev/ramp/internal/analysis/web"
 	"github.com/rampdev/ramp/internal/controller/analysisrun"
 	"github.com/rampdev/ramp/internal/controller/rollout"
@@ -178,7 +179,7 @@ func providers(opts Options) *analysis.Registry {
 	if opts.Providers != nil {
 		return opts.Providers
 	}
-	return analysis.NewRegistry(web.Provider{})
+	return analysis.NewRegistry(web.Provider{}, prometheus.Provider{})
 }
 
 // Run runs the controller until ctx is cancelled.
