@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/analysis"
+	"github.com/rampdev/ramp/internal/analysis/job"
 	"github.com/rampdev/ramp/internal/analysis/prometheus"
 	"github.com/rampdev/ramp/internal/analysis/web"
 	"github.com/rampdev/ramp/internal/controller/analysisrun"
@@ -75,7 +77,8 @@ func Scheme() *runtime.Scheme {
 // NewManager builds a manager whose caches hold only Ramp's objects, the
 // ReplicaSets and pods that carry Ramp's pod-template hash label, the
 // Deployments that Rollouts reference (labelled ramp.dev/workload-ref), and
-// the Services they manage (labelled ramp.dev/managed).
+// the Services they manage (labelled ramp.dev/managed), and the Jobs of
+// Job metrics (labelled analysisrun.ramp.dev/uid).
 func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	owned, err := labels.NewRequirement(v1alpha1.DefaultRolloutUniqueLabelKey, selection.Exists, nil)
 	if err != nil {
@@ -86,12 +89,17 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	measured, err := labels.NewRequirement(job.RunUIDLabel, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
 	managed := labels.SelectorFromSet(labels.Set{v1alpha1.ManagedLabelKey: "true"})
 	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&appsv1.ReplicaSet{}: ownedOnly,
 		&corev1.Pod{}:        ownedOnly,
 		&appsv1.Deployment{}: {Label: labels.NewSelector().Add(*referenced)},
 		&corev1.Service{}:    {Label: managed},
+		&batchv1.Job{}:       {Label: labels.NewSelector().Add(*measured)},
 	}}
 	if opts.Namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{opts.Namespace: {}}
@@ -165,7 +173,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		APIReader:  mgr.GetAPIReader(),
 		Events:     mgr.GetEventRecorder("ramp-controller"),
 		Clock:      clk,
-		Providers:  providers(opts),
+		Providers:  providers(mgr, opts),
 		InstanceID: opts.InstanceID,
 
 		SkipNameValidation: opts.SkipControllerNameValidation,
@@ -175,11 +183,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 
 // providers is the registry of metric providers: opts.Providers, or the
 // ones built in.
-func providers(opts Options) *analysis.Registry {
+func providers(mgr ctrl.Manager, opts Options) *analysis.Registry {
 	if opts.Providers != nil {
 		return opts.Providers
 	}
-	return analysis.NewRegistry(web.Provider{}, prometheus.Provider{})
+	return analysis.NewRegistry(web.Provider{}, prometheus.Provider{}, job.Provider{Client: mgr.GetClient()})
 }
 
 // Run runs the controller until ctx is cancelled.

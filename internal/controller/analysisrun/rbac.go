@@ -6,5 +6,7 @@ package analysisrun
 
 // +kubebuilder:rbac:groups=ramp.dev,resources=analysisruns,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups=ramp.dev,resources=analysisruns/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=ramp.dev,resources=analysisruns/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch

@@ -266,11 +266,12 @@ func (m *measurer) metric(ctx context.Context, metric v1alpha1.Metric, res *v1al
 			}
 			m.complete(res, last, analysis.Outcome{Phase: v1alpha1.AnalysisPhaseSuccessful, Text: "terminated"}, nil, metric)
 			last.Message = "Metric terminated"
-		case last.ResumeAt != nil && last.ResumeAt.After(m.now):
-			m.due(last.ResumeAt.Time)
 		default:
+			// Resumed on every reconcile: a watched Job's completion
+			// brings the run back before its poll time.
 			out, err := provider.Resume(ctx, req, last)
 			m.complete(res, last, out, err, resolved)
+			m.collect(ctx, provider, req, res, metric.Name)
 		}
 	} else if !terminating {
 		if when, ok := analysis.Next(resolved, limits, *res, m.status.StartedAt.Time); ok {
@@ -283,10 +284,8 @@ func (m *measurer) metric(ctx context.Context, metric v1alpha1.Metric, res *v1al
 				res.Measurements = append(res.Measurements, meas)
 				if keep := analysis.Retention(m.run.Spec, metric.Name); len(res.Measurements) > keep {
 					res.Measurements = append([]v1alpha1.Measurement(nil), res.Measurements[len(res.Measurements)-keep:]...)
-					if err := provider.GarbageCollect(ctx, req, keep); err != nil {
-						m.due(m.now.Add(time.Second))
-					}
 				}
+				m.collect(ctx, provider, req, res, metric.Name)
 			}
 		}
 	}
@@ -297,6 +296,19 @@ func (m *measurer) metric(ctx context.Context, metric v1alpha1.Metric, res *v1al
 		}
 	}
 	return phase, metricMessage(resolved, phase, limits, *res)
+}
+
+// collect asks the provider to remove what finished measurements beyond
+// measurementRetention left behind (a Job's), once one has finished.
+func (m *measurer) collect(ctx context.Context, provider analysis.Provider, req analysis.Request, res *v1alpha1.MetricResult, metric string) {
+	n := len(res.Measurements)
+	keep := analysis.Retention(m.run.Spec, metric)
+	if n == 0 || !res.Measurements[n-1].Phase.Completed() || int(res.Count+res.Error) <= keep {
+		return
+	}
+	if err := provider.GarbageCollect(ctx, req, keep); err != nil {
+		m.due(m.now.Add(time.Second))
+	}
 }
 
 // complete fills a measurement in from what the provider said: still
@@ -310,8 +322,12 @@ func (m *measurer) complete(res *v1alpha1.MetricResult, meas *v1alpha1.Measureme
 	case out.Running:
 		meas.Phase = v1alpha1.AnalysisPhaseRunning
 		meas.Metadata = out.Metadata
-		poll := max(out.Poll, time.Second)
-		meas.ResumeAt = ptrTime(m.now.Add(poll))
+		if meas.ResumeAt == nil || !meas.ResumeAt.After(m.now) {
+			// The next look, unless a watch event comes first; unchanged
+			// while it lies ahead, so a look that finds nothing new writes
+			// nothing.
+			meas.ResumeAt = ptrTime(m.now.Add(max(out.Poll, time.Second)))
+		}
 		m.due(meas.ResumeAt.Time)
 		return
 	case out.Phase != "":

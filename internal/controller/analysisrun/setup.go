@@ -1,6 +1,7 @@
 package analysisrun
 
 import (
+	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -26,5 +27,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			// changes (terminate) and new runs do.
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}),
 		)).
+		// A measurement Job that finishes calls its run back at once.
+		Owns(&batchv1.Job{}).
 		Complete(r)
 }

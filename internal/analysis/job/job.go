@@ -1,0 +1,150 @@
+// Package job is the Job metric provider: each measurement is a Kubernetes
+// Job made from the metric's spec; it succeeds or fails with the Job.
+package job
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strconv"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/analysis"
+)
+
+// Labels on every measurement Job: the run's UID (the controller caches
+// only Jobs that carry it) and the metric's name.
+const (
+	RunUIDLabel = "analysisrun.ramp.dev/uid"
+	MetricLabel = "analysisrun.ramp.dev/metric"
+)
+
+// jobNameKey is the measurement metadata that names its Job.
+const jobNameKey = "job-name"
+
+// Poll is how often a running Job is looked at when no watch event came.
+const Poll = 10 * time.Second
+
+// Provider runs measurement Jobs through Client.
+type Provider struct {
+	Client ctrl.Client
+}
+
+var _ analysis.Provider = Provider{}
+
+// Type is "job".
+func (Provider) Type() string { return "job" }
+
+// Measure creates the measurement's Job (or finds the one a restarted
+// controller created already).
+func (p Provider) Measure(ctx context.Context, req analysis.Request) (analysis.Outcome, error) {
+	run, metric := req.Run, req.Metric
+	n := int32(0)
+	for _, r := range run.Status.MetricResults {
+		if r.Name == metric.Name {
+			n = r.Count + r.Error
+		}
+	}
+	name := jobName(run, metric.Name, n+1)
+	spec := metric.Provider.Job
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            name,
+			Namespace:       run.Namespace,
+			Labels:          map[string]string{RunUIDLabel: string(run.UID), MetricLabel: labelValue(metric.Name)},
+			Annotations:     map[string]string{},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(run, v1alpha1.SchemeGroupVersion.WithKind("AnalysisRun"))},
+		},
+		Spec: *spec.Spec.DeepCopy(),
+	}
+	for k, v := range spec.Metadata.Labels {
+		job.Labels[k] = v
+	}
+	for k, v := range spec.Metadata.Annotations {
+		job.Annotations[k] = v
+	}
+	if err := p.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
+		return analysis.Outcome{}, fmt.Errorf("job: creating Job %s: %w", name, err)
+	}
+	return analysis.Outcome{Running: true, Poll: Poll, Metadata: map[string]string{jobNameKey: name}}, nil
+}
+
+// Resume reads the Job: Complete is Successful, Failed is Failed.
+func (p Provider) Resume(ctx context.Context, req analysis.Request, m *v1alpha1.Measurement) (analysis.Outcome, error) {
+	name := m.Metadata[jobNameKey]
+	job := &batchv1.Job{}
+	if err := p.Client.Get(ctx, ctrl.ObjectKey{Namespace: req.Run.Namespace, Name: name}, job); err != nil {
+		if apierrors.IsNotFound(err) {
+			return analysis.Outcome{}, fmt.Errorf("job: Job %s is gone", name)
+		}
+		return analysis.Outcome{}, fmt.Errorf("job: reading Job %s: %w", name, err)
+	}
+	meta := map[string]string{jobNameKey: name}
+	for _, c := range job.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			return analysis.Outcome{Phase: v1alpha1.AnalysisPhaseSuccessful, Text: "Job " + name + " completed", Metadata: meta}, nil
+		case batchv1.JobFailed:
+			return analysis.Outcome{Phase: v1alpha1.AnalysisPhaseFailed, Text: fmt.Sprintf("Job %s failed: %s", name, c.Message), Metadata: meta}, nil
+		}
+	}
+	return analysis.Outcome{Running: true, Poll: Poll, Metadata: meta}, nil
+}
+
+// Terminate deletes a running Job and its pods.
+func (p Provider) Terminate(ctx context.Context, req analysis.Request, m *v1alpha1.Measurement) error {
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: req.Run.Namespace, Name: m.Metadata[jobNameKey]}}
+	return ctrl.IgnoreNotFound(p.Client.Delete(ctx, job, ctrl.PropagationPolicy(metav1.DeletePropagationBackground)))
+}
+
+// GarbageCollect deletes the metric's finished Jobs beyond the newest keep.
+func (p Provider) GarbageCollect(ctx context.Context, req analysis.Request, keep int) error {
+	var list batchv1.JobList
+	if err := p.Client.List(ctx, &list, ctrl.InNamespace(req.Run.Namespace),
+		ctrl.MatchingLabels{RunUIDLabel: string(req.Run.UID), MetricLabel: labelValue(req.Metric.Name)}); err != nil {
+		return err
+	}
+	sort.Slice(list.Items, func(i, j int) bool {
+		return list.Items[i].CreationTimestamp.After(list.Items[j].CreationTimestamp.Time) ||
+			(list.Items[i].CreationTimestamp.Equal(&list.Items[j].CreationTimestamp) && list.Items[i].Name > list.Items[j].Name)
+	})
+	for i := keep; i < len(list.Items); i++ {
+		if err := p.Client.Delete(ctx, &list.Items[i], ctrl.PropagationPolicy(metav1.DeletePropagationBackground)); ctrl.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jobName is <run>-<metric>-<n>, shortened with a hash to fit 63
+// characters.
+func jobName(run *v1alpha1.AnalysisRun, metric string, n int32) string {
+	name := fmt.Sprintf("%s-%s-%d", run.Name, metric, n)
+	if len(name) <= 63 {
+		return name
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	sum := strconv.FormatUint(uint64(h.Sum32()), 36)
+	suffix := fmt.Sprintf("-%s-%d", sum, n)
+	return name[:63-len(suffix)] + suffix
+}
+
+// labelValue fits a metric name into a label value.
+func labelValue(s string) string {
+	if len(s) <= 63 {
+		return s
+	}
+	return s[:63]
+}
