@@ -67,8 +67,9 @@ fuzz: ## Fuzz the validators, conditions, argument substitution and JSON paths f
 	$(GO) test ./internal/analysis/web -run '^$$' -fuzz FuzzSelectNeverPanics -fuzztime 60s
 
 .PHONY: bench
-bench: ## Print the cluster start-up time, API writes per canary step and other figures.
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/cluster ./internal/controller/rollout
+bench: ## Print the cluster start-up time, API writes per canary step and per measurement, the cost of finished runs at rest, and other figures.
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/cluster ./internal/controller/rollout ./internal/controller/analysisrun
+	$(GO) test -run '^$$' -bench . ./internal/analysis
 
 $(CONTROLLER_GEN): hack/tools/go.mod
 	cd hack/tools && GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen

@@ -123,3 +123,29 @@ func TestRunPhase(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMeasurementJudgement reports the allocations of judging one
+// measurement: substitute the arguments, resolve the limits, evaluate the
+// compiled condition, count it and assess the metric.
+func BenchmarkMeasurementJudgement(b *testing.B) {
+	m := v1alpha1.Metric{Name: "rate", Count: ptr.To(intstr.FromString("{{args.count}}")), SuccessCondition: "result[0] >= 0.95",
+		Provider: v1alpha1.MetricProvider{Prometheus: &v1alpha1.PrometheusMetric{Query: `sum(rate(x{hash="{{args.hash}}"}[1m]))`}}}
+	args := map[string]string{"count": "100", "hash": "abc"}
+	cond, err := Compile(m.SuccessCondition)
+	if err != nil {
+		b.Fatal(err)
+	}
+	result := []any{0.97}
+	var r v1alpha1.MetricResult
+	b.ReportAllocs()
+	for b.Loop() {
+		resolved, err := Substitute(m, args)
+		if err != nil {
+			b.Fatal(err)
+		}
+		l, _ := ResolveLimits(resolved)
+		phase, _ := Judge(result, cond, nil)
+		Record(&r, phase)
+		_ = MetricPhase(l, r, false)
+	}
+}

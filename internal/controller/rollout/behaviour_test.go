@@ -70,13 +70,13 @@ func TestRolloutAtRestCostsNoWrites(t *testing.T) {
 			e.waitPhase("rest", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
 			// Let the last status write land, then count.
 			e.eventually(10*time.Second, "writes settle", func() (bool, string) {
-				before := writes.count(e.ns)
+				before := writes.Count(e.ns)
 				n := reconciles(t)
 				e.touch("rest")
 				e.eventually(10*time.Second, "a reconcile", func() (bool, string) { return reconciles(t) > n, "" })
-				return writes.count(e.ns) == before, fmt.Sprintf("%d writes", writes.count(e.ns)-before)
+				return writes.Count(e.ns) == before, fmt.Sprintf("%d writes", writes.Count(e.ns)-before)
 			})
-			before, routerCalls := writes.count(e.ns), e.router("rest").Calls()
+			before, routerCalls := writes.Count(e.ns), e.router("rest").Calls()
 			if before == 0 {
 				t.Fatal("the write counter saw none of the controller's writes")
 			}
@@ -85,7 +85,7 @@ func TestRolloutAtRestCostsNoWrites(t *testing.T) {
 				e.touch("rest")
 				e.eventually(10*time.Second, "a reconcile", func() (bool, string) { return reconciles(t) > n, "" })
 			}
-			if got := writes.count(e.ns) - before; got != 0 {
+			if got := writes.Count(e.ns) - before; got != 0 {
 				t.Errorf("a rollout at rest made %d API writes over 3 reconciles", got)
 			}
 			if got := e.router("rest").Calls() - routerCalls; got != 0 {

@@ -599,14 +599,14 @@ func canaryWritesPerStep(tb testing.TB) float64 {
 	steps := []v1alpha1.CanaryStep{weight(10), pause(), weight(20), pause(), weight(40), pause(), weight(80), pause()}
 	e.create(canaryRollout("wps", 4, routed("wps", steps...)))
 	e.waitPhase("wps", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
-	before := writes.count(e.ns)
+	before := writes.Count(e.ns)
 	e.setImage("wps", "example/wps:2")
 	for i := int32(1); i < int32(len(steps)); i += 2 {
 		e.waitStep("wps", i, v1alpha1.RolloutPhasePaused)
 		e.promote("wps")
 	}
 	e.waitPhase("wps", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
-	return float64(writes.count(e.ns)-before) / float64(len(steps))
+	return float64(writes.Count(e.ns)-before) / float64(len(steps))
 }
 
 // A step transition makes a bounded number of writes.

@@ -3,10 +3,8 @@ package rollout_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +32,7 @@ var (
 	kube           kubernetes.Interface
 	cl             client.Client
 	shared         *cluster.Cluster
-	writes         = &writeCounter{byNamespace: map[string]int{}}
+	writes         = &cluster.WriteCounter{}
 	stopController func()
 	// routers is the in-memory traffic router every canary test's rollout
 	// gets; it outlives controller restarts, as a load balancer would.
@@ -100,7 +98,7 @@ func installRBAC() error {
 func startController() (func(), error) {
 	cfg := shared.Config()
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: config.Username}
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return writes.wrap(rt) })
+	cfg.Wrap(writes.Wrap)
 	opts := app.Options{SkipControllerNameValidation: true, Routers: routers, WithoutAnalysisRuns: true}
 	mgr, err := app.NewManager(cfg, opts)
 	if err != nil {
@@ -128,40 +126,6 @@ func restartController(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-// writeCounter counts the controller's mutating API requests per namespace.
-type writeCounter struct {
-	mu          sync.Mutex
-	byNamespace map[string]int
-}
-
-func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
-	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
-		switch req.Method {
-		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-			parts := strings.Split(req.URL.Path, "/")
-			for i := 0; i+1 < len(parts); i++ {
-				if parts[i] == "namespaces" {
-					w.mu.Lock()
-					w.byNamespace[parts[i+1]]++
-					w.mu.Unlock()
-					break
-				}
-			}
-		}
-		return rt.RoundTrip(req)
-	})
-}
-
-func (w *writeCounter) count(ns string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.byNamespace[ns]
-}
-
-type roundTripperFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // env is one test's namespace.
 type env struct {
