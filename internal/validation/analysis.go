@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/analysis"
 )
 
 // AnalysisTemplate returns every violation in an AnalysisTemplate's spec.
@@ -149,6 +150,20 @@ func args(list []v1alpha1.Argument, path *field.Path) field.ErrorList {
 	return errs
 }
 
+// condition compiles a success or failure condition, as the controller
+// will; the error names the position of the mistake. A condition with
+// {{args.x}} placeholders is checked once they are substituted, when the
+// run measures.
+func condition(src string, path *field.Path) field.ErrorList {
+	if src == "" || strings.Contains(src, "{{") {
+		return nil
+	}
+	if _, err := analysis.Compile(src); err != nil {
+		return field.ErrorList{field.Invalid(path, src, err.Error())}
+	}
+	return nil
+}
+
 // metrics checks each metric and returns the set of their names.
 func metrics(list []v1alpha1.Metric, path *field.Path) (map[string]bool, field.ErrorList) {
 	var errs field.ErrorList
@@ -166,6 +181,8 @@ func metric(m *v1alpha1.Metric, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	errs = append(errs, duration(m.Interval, path.Child("interval"))...)
 	errs = append(errs, duration(m.InitialDelay, path.Child("initialDelay"))...)
+	errs = append(errs, condition(m.SuccessCondition, path.Child("successCondition"))...)
+	errs = append(errs, condition(m.FailureCondition, path.Child("failureCondition"))...)
 	count, countKnown, e := intOrArg(m.Count, 0, path.Child("count"))
 	errs = append(errs, e...)
 	if countKnown && count > 1 && m.Interval == "" {

@@ -185,6 +185,9 @@ func TestMetricRules(t *testing.T) {
 		{"job restartPolicy Always", v1alpha1.Metric{Name: "m", Provider: v1alpha1.MetricProvider{Job: &v1alpha1.JobMetric{}}}, "spec.metrics[0].provider.job.spec.template.spec.restartPolicy: Unsupported value"},
 		{"oauth2 without tokenUrl", v1alpha1.Metric{Name: "m", Provider: v1alpha1.MetricProvider{Prometheus: &v1alpha1.PrometheusMetric{Query: "up",
 			Authentication: v1alpha1.Authentication{OAuth2: v1alpha1.OAuth2Config{ClientID: "c"}}}}}, "spec.metrics[0].provider.prometheus.authentication.oauth2.tokenUrl: Required value"},
+		{"bad successCondition, with its position", v1alpha1.Metric{Name: "m", SuccessCondition: "result[0] >= ", Provider: prom}, "spec.metrics[0].successCondition: Invalid value: \"result[0] >= \": condition \"result[0] >= \": unexpected token EOF (1:13)"},
+		{"unknown name in failureCondition", v1alpha1.Metric{Name: "m", FailureCondition: "reslt > 1", Provider: prom}, "spec.metrics[0].failureCondition: Invalid value: \"reslt > 1\": condition \"reslt > 1\": unknown name reslt"},
+		{"condition with an argument is checked later", v1alpha1.Metric{Name: "m", SuccessCondition: "result > {{args.min}}", Provider: prom}, ""},
 		{"cloudwatch query with both", v1alpha1.Metric{Name: "m", Provider: v1alpha1.MetricProvider{CloudWatch: &v1alpha1.CloudWatchMetric{MetricDataQueries: []v1alpha1.CloudWatchMetricDataQuery{
 			{Id: "a", Expression: ptr.To("x"), MetricStat: &v1alpha1.CloudWatchMetricStat{}}}}}}, "spec.metrics[0].provider.cloudWatch.metricDataQueries[0]: Invalid value: \"a\": exactly one of expression or metricStat"},
 	}

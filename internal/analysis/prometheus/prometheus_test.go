@@ -75,13 +75,21 @@ func measure(ctx context.Context, p *v1alpha1.PrometheusMetric) (analysis.Outcom
 	return prometheus.Provider{}.Measure(ctx, analysis.Request{Metric: v1alpha1.Metric{Name: "m", Provider: v1alpha1.MetricProvider{Prometheus: p}}})
 }
 
-func judge(t *testing.T, value any, cond string) v1alpha1.AnalysisPhase {
+// judge runs the success condition and, after a ";", the failure one.
+func judge(t *testing.T, value any, conds string) v1alpha1.AnalysisPhase {
 	t.Helper()
-	c, err := analysis.Compile(cond)
+	success, failure, _ := strings.Cut(conds, ";")
+	s, err := analysis.Compile(success)
 	if err != nil {
 		t.Fatal(err)
 	}
-	phase, _ := analysis.Judge(value, c, nil)
+	var f *analysis.Condition
+	if failure != "" {
+		if f, err = analysis.Compile(failure); err != nil {
+			t.Fatal(err)
+		}
+	}
+	phase, _ := analysis.Judge(value, s, f)
 	return phase
 }
 
@@ -93,6 +101,7 @@ func TestQueriesAgainstARealPrometheus(t *testing.T) {
 	}{
 		{"error ratio succeeds", `sum(rate(http_requests_total{code="500"}[10s])) / sum(rate(http_requests_total[10s]))`, "result[0] <= 0.11", v1alpha1.AnalysisPhaseSuccessful, ""},
 		{"error ratio fails", `sum(rate(http_requests_total{code="500"}[10s])) / sum(rate(http_requests_total[10s]))`, "result[0] <= 0.05", v1alpha1.AnalysisPhaseFailed, ""},
+		{"error ratio inconclusive", `sum(rate(http_requests_total{code="500"}[10s])) / sum(rate(http_requests_total[10s]))`, "result[0] <= 0.05;result[0] >= 0.5", v1alpha1.AnalysisPhaseInconclusive, ""},
 		{"scalar", `scalar(queue_depth)`, "result == 42", v1alpha1.AnalysisPhaseSuccessful, "42"},
 		{"vector", `queue_depth`, "result[0] == 42", v1alpha1.AnalysisPhaseSuccessful, "[42]"},
 		{"empty, judged by len", `queue_depth{missing="x"}`, "len(result) == 0 || result[0] < 10", v1alpha1.AnalysisPhaseSuccessful, "[]"},

@@ -428,6 +428,8 @@ func (m *measurer) args(ctx context.Context) (map[string]string, error) {
 				return nil, fmt.Errorf("argument %q: Secret %s has no key %q", a.Name, ref.Name, ref.Key)
 			}
 			out[a.Name] = string(v)
+		case a.ValueFrom != nil && a.ValueFrom.FieldRef != nil:
+			return nil, fmt.Errorf("argument %q: fieldRef %s is resolved when a Rollout creates the run; a run created by hand needs a value", a.Name, a.ValueFrom.FieldRef.FieldPath)
 		default:
 			return nil, fmt.Errorf("argument %q has no value", a.Name)
 		}
