@@ -706,13 +706,20 @@ func TestCanaryLongAnalysisIsNotAProgressDeadline(t *testing.T) {
 	e := newEnv(t)
 	e.template("rate")
 	e.canaryServices("long")
-	ro := canaryRollout("long", 1, routed("long", weight(50), stepAnalysis()))
-	ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](1)
-	ro.Spec.ProgressDeadlineAbort = true
-	e.create(ro)
+	e.create(canaryRollout("long", 1, routed("long", weight(50), stepAnalysis())))
 	e.waitPhase("long", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
 	e.setImage("long", "example/long:2")
 	v2 := e.waitStep("long", 1, v1alpha1.RolloutPhaseProgressing).Status.CurrentPodHash
+	// Once the pods are up and the analysis runs, a one-second deadline
+	// (with abort) comes into force.
+	ro := e.rollout("long")
+	patch := client.MergeFrom(ro.DeepCopy())
+	ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](1)
+	ro.Spec.ProgressDeadlineAbort = true
+	if err := cl.Patch(e.ctx, ro, patch); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStep("long", 1, v1alpha1.RolloutPhaseProgressing)
 	start := time.Now()
 	e.eventually(10*time.Second, "three deadlines passed while the analysis runs", func() (bool, string) {
 		if got := e.rollout("long").Status; got.Phase == v1alpha1.RolloutPhaseDegraded || got.Abort {
