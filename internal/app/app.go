@@ -27,6 +27,7 @@ import (
 	"github.com/rampdev/ramp/internal/controller/analysisrun"
 	"github.com/rampdev/ramp/internal/controller/rollout"
 	"github.com/rampdev/ramp/internal/trafficrouting"
+	"github.com/rampdev/ramp/internal/trafficrouting/builtin"
 )
 
 // Options configure the controller.
@@ -48,8 +49,7 @@ type Options struct {
 	LeaderElectionNamespace string
 	// Clock tells reconcilers the time; defaults to the real clock.
 	Clock clock.PassiveClock
-	// Routers builds canary traffic routers; nil refuses trafficRouting
-	// (no router is built in yet).
+	// Routers builds canary traffic routers; nil means the built-in ones.
 	Routers trafficrouting.Factory
 	// Providers takes AnalysisRun measurements; nil means the built-in
 	// providers.
@@ -158,7 +158,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Events:     mgr.GetEventRecorder("ramp-controller"),
 		Clock:      clk,
 		InstanceID: opts.InstanceID,
-		Routers:    opts.Routers,
+		Routers:    routers(mgr, opts),
 
 		SkipNameValidation: opts.SkipControllerNameValidation,
 	}
@@ -179,6 +179,15 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		SkipNameValidation: opts.SkipControllerNameValidation,
 	}
 	return runs.SetupWithManager(mgr)
+}
+
+// routers builds canary traffic routers: opts.Routers, or the built-in
+// ones.
+func routers(mgr ctrl.Manager, opts Options) trafficrouting.Factory {
+	if opts.Routers != nil {
+		return opts.Routers
+	}
+	return builtin.Factory{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient()}
 }
 
 // providers is the registry of metric providers: opts.Providers, or the

@@ -146,7 +146,7 @@ func (k *canaryRun) atRest(ctx context.Context) error {
 		}
 	}
 	if k.routed() {
-		if err := k.setWeight(ctx, 0); err != nil {
+		if err := k.setWeight(ctx, 0); err != nil || k.invalid != "" {
 			return err
 		}
 		if err := k.scale(ctx, k.stableRS, replicas); err != nil {
@@ -301,7 +301,7 @@ func (k *canaryRun) reconcileSizes(ctx context.Context, idx, weight int32) (bool
 	}
 	// Also when only the destinations changed (the canary Service moved to
 	// a newer version): the routers learn the new hashes.
-	if err := k.setWeight(ctx, target); err != nil {
+	if err := k.setWeight(ctx, target); err != nil || k.invalid != "" {
 		return false, err
 	}
 	verified, err := k.verify(ctx)
@@ -384,11 +384,17 @@ func (k *canaryRun) setWeight(ctx context.Context, weight int32) error {
 		return nil
 	}
 	for _, r := range k.routers {
-		if err := r.UpdateHash(ctx, canaryHash, stableHash); err != nil {
-			return fmt.Errorf("%s router: %w", r.Type(), err)
+		err := r.UpdateHash(ctx, canaryHash, stableHash)
+		if err == nil {
+			err = r.SetWeight(ctx, weight)
 		}
-		if err := r.SetWeight(ctx, weight); err != nil {
-			return fmt.Errorf("%s router: setting weight %d: %w", r.Type(), weight, err)
+		if err != nil {
+			// A route that is missing or unusable is the user's to fix:
+			// reported on the rollout, retried with backoff.
+			k.invalid = fmt.Sprintf("spec.strategy.canary.trafficRouting: %s router: setting weight %d: %v", r.Type(), weight, err)
+			k.invalidReason = v1alpha1.ReasonInvalidSpec
+			k.referenceMissing = true
+			return nil
 		}
 	}
 	from := k.actualWeight()
@@ -629,7 +635,7 @@ func (k *canaryRun) promote(ctx context.Context, how string) error {
 	k.stableRS = k.newRS
 	k.status.StableRS = k.hash
 	if k.routed() {
-		if err := k.setWeight(ctx, 0); err != nil {
+		if err := k.setWeight(ctx, 0); err != nil || k.invalid != "" {
 			return err
 		}
 		for _, r := range k.routers {
@@ -695,7 +701,7 @@ func (k *canaryRun) abort(ctx context.Context) error {
 		if k.stableRS.Status.AvailableReplicas < replicas {
 			return nil
 		}
-		if err := k.setWeight(ctx, 0); err != nil {
+		if err := k.setWeight(ctx, 0); err != nil || k.invalid != "" {
 			return err
 		}
 	}

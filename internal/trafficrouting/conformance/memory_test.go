@@ -15,7 +15,7 @@ import (
 type memoryFixture struct{ r *memory.Router }
 
 func (f memoryFixture) Router() trafficrouting.Router { return f.r }
-func (f memoryFixture) Weight(*testing.T) int32      { return f.r.Weight() }
+func (f memoryFixture) Weight(*testing.T) int32       { return f.r.Weight() }
 func (f memoryFixture) Routes(*testing.T) ([]string, []string) {
 	return f.r.Routes()
 }

@@ -1,0 +1,48 @@
+// Package builtin is the Factory of the routers built into ramp-controller.
+// Today: Gateway API. The others (ALB, NGINX, Istio, SMI) are refused with
+// a message naming them until they land.
+package builtin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/trafficrouting"
+	"github.com/rampdev/ramp/internal/trafficrouting/gatewayapi"
+)
+
+// Factory builds a rollout's routers. Reader reads the objects routers
+// route through, past the controller's cache (they are not Ramp's);
+// Writer writes them.
+type Factory struct {
+	Reader ctrl.Reader
+	Writer ctrl.Writer
+}
+
+var _ trafficrouting.Factory = Factory{}
+
+// Routers builds one router per block set in trafficRouting.
+func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrouting.Router, error) {
+	var out []trafficrouting.Router
+	var missing []string
+	for _, name := range trafficrouting.Names(ro) {
+		switch name {
+		case "gatewayAPI":
+			r, err := gatewayapi.New(f.Reader, f.Writer, ro)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		default:
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller yet (built in: gatewayAPI)", strings.Join(missing, ", "))}
+	}
+	return out, nil
+}

@@ -1,0 +1,236 @@
+package gatewayapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/cluster"
+	"github.com/rampdev/ramp/internal/trafficrouting"
+	"github.com/rampdev/ramp/internal/trafficrouting/conformance"
+	"github.com/rampdev/ramp/internal/trafficrouting/gatewayapi"
+)
+
+var (
+	shared *cluster.Cluster
+	admin  client.Client // the test's own client
+	router client.Client // the router's client, its writes counted
+	writes = &cluster.WriteCounter{}
+)
+
+func TestMain(m *testing.M) {
+	var crds []*apiextensionsv1.CustomResourceDefinition
+	for _, f := range []string{"gateway.networking.k8s.io_httproutes.yaml", "gateway.networking.k8s.io_grpcroutes.yaml"} {
+		b, err := os.ReadFile(filepath.Join("testdata", f))
+		if err != nil {
+			panic(err)
+		}
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.Unmarshal(b, crd); err != nil {
+			panic(err)
+		}
+		crds = append(crds, crd)
+	}
+	var err error
+	shared, err = cluster.Start(context.Background(), cluster.Options{ExtraCRDs: crds})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	scheme := runtime.NewScheme()
+	_ = gwv1.Install(scheme)
+	_ = clientgoscheme.AddToScheme(scheme)
+	admin, err = client.New(shared.Config(), client.Options{Scheme: scheme})
+	if err == nil {
+		cfg := shared.Config()
+		cfg.Wrap(writes.Wrap)
+		router, err = client.New(cfg, client.Options{})
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	shared.Stop()
+	os.Exit(code)
+}
+
+// fixture is one HTTPRoute, with content that is not the router's: a
+// hostname, parentRefs, annotations, a filter, and a second rule.
+type fixture struct {
+	ns string
+	r  *gatewayapi.Router
+}
+
+func newFixture(t *testing.T) conformance.Fixture {
+	ns := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	if len(ns) > 60 {
+		ns = ns[len(ns)-60:]
+	}
+	ns = strings.Trim(ns, "-")
+	if err := admin.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	port := gwv1.PortNumber(80)
+	route := &gwv1.HTTPRoute{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, Annotations: map[string]string{"team": "web"}},
+		Spec: gwv1.HTTPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "public"}}},
+			Hostnames:       []gwv1.Hostname{"web.example.com"},
+			Rules: []gwv1.HTTPRouteRule{
+				{
+					Name:    ptr.To(gwv1.SectionName("main")),
+					Matches: []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Type: ptr.To(gwv1.PathMatchPathPrefix), Value: ptr.To("/")}}},
+					Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: &gwv1.HTTPHeaderFilter{Add: []gwv1.HTTPHeader{{Name: "X-Via", Value: "gw"}}}}},
+					BackendRefs: []gwv1.HTTPBackendRef{
+						{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web-stable", Port: &port}, Weight: ptr.To[int32](100)}},
+						{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web-canary", Port: &port}, Weight: ptr.To[int32](0)}},
+					},
+				},
+				{
+					Name:        ptr.To(gwv1.SectionName("docs")),
+					Matches:     []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Type: ptr.To(gwv1.PathMatchPathPrefix), Value: ptr.To("/docs")}}},
+					BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "docs", Port: &port}}}},
+				},
+			},
+		},
+	}
+	if err := admin.Create(t.Context(), route); err != nil {
+		t.Fatal(err)
+	}
+	r, err := gatewayapi.New(router, router, rollout(ns, &v1alpha1.GatewayAPITrafficRouting{HTTPRoute: "web"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{ns: ns, r: r}
+}
+
+func rollout(ns string, g *v1alpha1.GatewayAPITrafficRouting) *v1alpha1.Rollout {
+	return &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: v1alpha1.RolloutSpec{Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{
+			StableService: "web-stable", CanaryService: "web-canary",
+			TrafficRouting: &v1alpha1.RolloutTrafficRouting{GatewayAPI: g},
+		}}},
+	}
+}
+
+func (f *fixture) route(t *testing.T) *gwv1.HTTPRoute {
+	t.Helper()
+	r := &gwv1.HTTPRoute{}
+	if err := admin.Get(t.Context(), client.ObjectKey{Namespace: f.ns, Name: "web"}, r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (f *fixture) Router() trafficrouting.Router { return f.r }
+
+func (f *fixture) Weight(t *testing.T) int32 {
+	for _, rule := range f.route(t).Spec.Rules {
+		if rule.Name != nil && *rule.Name == "main" {
+			var stable, canary int32
+			for _, ref := range rule.BackendRefs {
+				switch ref.Name {
+				case "web-stable":
+					stable = ptr.Deref(ref.Weight, 1)
+				case "web-canary":
+					canary = ptr.Deref(ref.Weight, 1)
+				}
+			}
+			if stable+canary != 100 {
+				t.Errorf("weights stable %d + canary %d != 100", stable, canary)
+			}
+			return canary
+		}
+	}
+	t.Fatal("rule main is gone")
+	return 0
+}
+
+func (f *fixture) Routes(t *testing.T) (headers, mirrors []string) {
+	for _, rule := range f.route(t).Spec.Rules {
+		name := string(ptr.Deref(rule.Name, ""))
+		switch {
+		case strings.HasPrefix(name, "ramp-header-"):
+			headers = append(headers, strings.TrimPrefix(name, "ramp-header-"))
+		case strings.HasPrefix(name, "ramp-mirror-"):
+			mirrors = append(mirrors, strings.TrimPrefix(name, "ramp-mirror-"))
+		}
+	}
+	return headers, mirrors
+}
+
+func (f *fixture) Foreign(t *testing.T) string {
+	r := f.route(t)
+	var rules []gwv1.HTTPRouteRule
+	for _, rule := range r.Spec.Rules {
+		if strings.HasPrefix(string(ptr.Deref(rule.Name, "")), "ramp-") {
+			continue
+		}
+		for i := range rule.BackendRefs {
+			if rule.BackendRefs[i].Name == "web-stable" || rule.BackendRefs[i].Name == "web-canary" {
+				rule.BackendRefs[i].Weight = nil
+			}
+		}
+		rules = append(rules, rule)
+	}
+	r.Spec.Rules = rules
+	b, _ := json.Marshal(map[string]any{"annotations": r.Annotations, "labels": r.Labels, "spec": r.Spec})
+	return string(b)
+}
+
+func (f *fixture) Writes() int { return writes.Count(f.ns) }
+
+func (f *fixture) Remove(t *testing.T) {
+	if err := admin.Delete(t.Context(), f.route(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGatewayAPIConforms(t *testing.T) {
+	conformance.Suite{Name: "gatewayAPI", New: newFixture}.Run(t)
+}
+
+// The header rule keeps the base rule's path and adds the header; the
+// API server accepts it (its CEL rules included).
+func TestHeaderRuleShape(t *testing.T) {
+	f := newFixture(t).(*fixture)
+	err := f.r.SetHeaderRoute(t.Context(), &v1alpha1.SetHeaderRoute{Name: "beta", Match: []v1alpha1.HeaderRoutingMatch{
+		{HeaderName: "x-beta", HeaderValue: &v1alpha1.StringMatch{Exact: "on"}},
+		{HeaderName: "x-tier", HeaderValue: &v1alpha1.StringMatch{Prefix: "gold"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rule *gwv1.HTTPRouteRule
+	for _, r := range f.route(t).Spec.Rules {
+		if ptr.Deref(r.Name, "") == "ramp-header-beta" {
+			rule = &r
+		}
+	}
+	if rule == nil {
+		t.Fatal("no header rule")
+	}
+	m := rule.Matches[0]
+	if ptr.Deref(m.Path.Value, "") != "/" || len(m.Headers) != 2 || m.Headers[0].Value != "on" || m.Headers[1].Value != "^gold.*" ||
+		len(rule.BackendRefs) != 1 || rule.BackendRefs[0].Name != "web-canary" || *rule.BackendRefs[0].Port != 80 {
+		b, _ := json.Marshal(rule)
+		t.Errorf("header rule %s", b)
+	}
+}

@@ -1,0 +1,130 @@
+package gatewayapi_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/app"
+)
+
+func eventually(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	var last string
+	err := wait.PollUntilContextTimeout(t.Context(), 25*time.Millisecond, 60*time.Second, true, func(context.Context) (bool, error) {
+		ok, why := cond()
+		last = why
+		return ok, nil
+	})
+	if err != nil {
+		t.Fatalf("%s: not true after 60s; last seen: %s", what, last)
+	}
+}
+
+// A canary through a Gateway API HTTPRoute, with ramp-controller and its
+// built-in router: the route shows each weight and the header rule, and
+// is back to 100% stable without Ramp's rule at the end.
+func TestCanaryThroughAnHTTPRoute(t *testing.T) {
+	f := newFixture(t).(*fixture)
+	opts := app.Options{SkipControllerNameValidation: true, WithoutAnalysisRuns: true}
+	mgr, err := app.NewManager(shared.Config(), opts)
+	if err == nil {
+		err = app.Setup(mgr, opts)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	defer func() { cancel(); <-done }()
+	cl, err := client.New(shared.Config(), client.Options{Scheme: app.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"web-stable", "web-canary"} {
+		if err := cl.Create(t.Context(), &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ro := rollout(f.ns, &v1alpha1.GatewayAPITrafficRouting{HTTPRoute: "web"})
+	ro.Spec.Replicas = ptr.To[int32](2)
+	ro.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+	ro.Spec.Template = corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example/web:1"}}},
+	}
+	c := ro.Spec.Strategy.Canary
+	c.ScaleDownDelaySeconds = ptr.To[int32](0)
+	c.TrafficRouting.ManagedRoutes = []v1alpha1.MangedRoutes{{Name: "beta"}}
+	c.Steps = []v1alpha1.CanaryStep{
+		{SetWeight: ptr.To[int32](30)},
+		{SetHeaderRoute: &v1alpha1.SetHeaderRoute{Name: "beta", Match: []v1alpha1.HeaderRoutingMatch{{HeaderName: "x-beta", HeaderValue: &v1alpha1.StringMatch{Exact: "on"}}}}},
+		{Pause: &v1alpha1.RolloutPause{}},
+	}
+	if err := cl.Create(t.Context(), ro); err != nil {
+		t.Fatal(err)
+	}
+	get := func() *v1alpha1.Rollout {
+		got := &v1alpha1.Rollout{}
+		if err := cl.Get(t.Context(), client.ObjectKeyFromObject(ro), got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	eventually(t, "Healthy", func() (bool, string) {
+		r := get()
+		return r.Status.Phase == v1alpha1.RolloutPhaseHealthy, r.Status.Message
+	})
+
+	r := get()
+	patch := client.MergeFrom(r.DeepCopy())
+	r.Spec.Template.Spec.Containers[0].Image = "example/web:2"
+	if err := cl.Patch(t.Context(), r, patch); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "paused at step 3 with weight 30 and the header rule", func() (bool, string) {
+		r := get()
+		h, _ := f.Routes(t)
+		w := f.Weight(t)
+		return r.Status.Phase == v1alpha1.RolloutPhasePaused && ptr.Deref(r.Status.CurrentStepIndex, -1) == 2 && w == 30 && len(h) == 1,
+			fmt.Sprintf("%s at %v, weight %d, header routes %v", r.Status.Phase, r.Status.CurrentStepIndex, w, h)
+	})
+	r = get()
+	patch = client.MergeFrom(r.DeepCopy())
+	r.Status.PauseConditions = nil
+	if err := cl.Status().Patch(t.Context(), r, patch); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "promoted: weight 0, no header rule", func() (bool, string) {
+		r := get()
+		h, _ := f.Routes(t)
+		w := f.Weight(t)
+		return r.Status.Phase == v1alpha1.RolloutPhaseHealthy && r.Status.StableRS == r.Status.CurrentPodHash && w == 0 && len(h) == 0,
+			fmt.Sprintf("%s, weight %d, header routes %v", r.Status.Phase, w, h)
+	})
+
+	// The HTTPRoute deleted: the next update reports it, Degraded, and does
+	// not crash.
+	f.Remove(t)
+	r = get()
+	patch = client.MergeFrom(r.DeepCopy())
+	r.Spec.Template.Spec.Containers[0].Image = "example/web:3"
+	if err := cl.Patch(t.Context(), r, patch); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the missing route reported", func() (bool, string) {
+		r := get()
+		return r.Status.Phase == v1alpha1.RolloutPhaseDegraded && strings.Contains(r.Status.Message, `HTTPRoute "web" not found`), r.Status.Message
+	})
+}
