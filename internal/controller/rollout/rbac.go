@@ -17,3 +17,4 @@ package rollout
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups="";events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes,verbs=get;update
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;create;update

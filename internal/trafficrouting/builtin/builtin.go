@@ -1,5 +1,5 @@
 // Package builtin is the Factory of the routers built into ramp-controller.
-// Today: Gateway API. The others (ALB, NGINX, Istio, SMI) are refused with
+// Today: Gateway API and NGINX. The others (ALB, Istio, SMI) are refused with
 // a message naming them until they land.
 package builtin
 
@@ -13,6 +13,7 @@ import (
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/trafficrouting"
 	"github.com/rampdev/ramp/internal/trafficrouting/gatewayapi"
+	"github.com/rampdev/ramp/internal/trafficrouting/nginx"
 )
 
 // Factory builds a rollout's routers. Reader reads the objects routers
@@ -37,12 +38,18 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 				return nil, err
 			}
 			out = append(out, r)
+		case "nginx":
+			r, err := nginx.New(f.Reader, f.Writer, ro)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
 		default:
 			missing = append(missing, name)
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller yet (built in: gatewayAPI)", strings.Join(missing, ", "))}
+		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller yet (built in: gatewayAPI, nginx)", strings.Join(missing, ", "))}
 	}
 	return out, nil
 }
