@@ -64,8 +64,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
 		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
 	}
-	if ro.Labels[v1alpha1.InstanceIDLabelKey] != r.InstanceID || ro.DeletionTimestamp != nil {
+	if ro.Labels[v1alpha1.InstanceIDLabelKey] != r.InstanceID {
 		return reconcile.Result{}, nil
+	}
+	if ro.DeletionTimestamp != nil {
+		return reconcile.Result{}, r.finalize(ctx, ro)
+	}
+	if wrote, err := r.ensureFinalizer(ctx, ro); err != nil || wrote {
+		// The patch brings the rollout back.
+		return reconcile.Result{}, err
 	}
 	if last, ok := r.written.Load(req.NamespacedName); ok && olderThan(ro.ResourceVersion, last.(string)) {
 		// The cache has not caught up with our own last write yet; its
@@ -209,6 +216,8 @@ func (r *Reconciler) patchStatus(ctx context.Context, ro *v1alpha1.Rollout, s *s
 	r.written.Store(ctrl.ObjectKeyFromObject(ro), updated.ResourceVersion)
 	return nil
 }
+
+func mergeFrom(ro *v1alpha1.Rollout) ctrl.Patch { return ctrl.MergeFrom(ro) }
 
 // olderThan reports whether resourceVersion a precedes b. Resource versions
 // are etcd revisions; a value that does not parse is never called older.

@@ -3,11 +3,13 @@ package gatewayapi_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
@@ -30,11 +32,10 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	}
 }
 
-// A canary through a Gateway API HTTPRoute, with ramp-controller and its
-// built-in router: the route shows each weight and the header rule, and
-// is back to 100% stable without Ramp's rule at the end.
-func TestCanaryThroughAnHTTPRoute(t *testing.T) {
-	f := newFixture(t).(*fixture)
+// startController runs ramp-controller (its built-in routers) against the
+// test cluster until the test ends, and returns a client with Ramp's types.
+func startController(t *testing.T) client.Client {
+	t.Helper()
 	opts := app.Options{SkipControllerNameValidation: true, WithoutAnalysisRuns: true}
 	mgr, err := app.NewManager(shared.Config(), opts)
 	if err == nil {
@@ -46,11 +47,18 @@ func TestCanaryThroughAnHTTPRoute(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
 	cl, err := client.New(shared.Config(), client.Options{Scheme: app.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cl
+}
+
+// canaryRollout creates the Services and a Healthy canary rollout through
+// the fixture's HTTPRoute: setWeight 30, a header route, a pause.
+func canaryRollout(t *testing.T, f *fixture, cl client.Client) *v1alpha1.Rollout {
+	t.Helper()
 	for _, name := range []string{"web-stable", "web-canary"} {
 		if err := cl.Create(t.Context(), &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
 			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}}}); err != nil {
@@ -75,39 +83,62 @@ func TestCanaryThroughAnHTTPRoute(t *testing.T) {
 	if err := cl.Create(t.Context(), ro); err != nil {
 		t.Fatal(err)
 	}
-	get := func() *v1alpha1.Rollout {
-		got := &v1alpha1.Rollout{}
-		if err := cl.Get(t.Context(), client.ObjectKeyFromObject(ro), got); err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
 	eventually(t, "Healthy", func() (bool, string) {
-		r := get()
+		r := get(t, cl, ro)
 		return r.Status.Phase == v1alpha1.RolloutPhaseHealthy, r.Status.Message
 	})
+	return ro
+}
 
-	r := get()
+func get(t *testing.T, cl client.Client, ro *v1alpha1.Rollout) *v1alpha1.Rollout {
+	t.Helper()
+	got := &v1alpha1.Rollout{}
+	if err := cl.Get(t.Context(), client.ObjectKeyFromObject(ro), got); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func setImage(t *testing.T, cl client.Client, ro *v1alpha1.Rollout, image string) {
+	t.Helper()
+	r := get(t, cl, ro)
 	patch := client.MergeFrom(r.DeepCopy())
-	r.Spec.Template.Spec.Containers[0].Image = "example/web:2"
+	r.Spec.Template.Spec.Containers[0].Image = image
 	if err := cl.Patch(t.Context(), r, patch); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// pausedWithTheHeaderRule waits for the update's pause: weight 30 and the
+// header rule in the route.
+func pausedWithTheHeaderRule(t *testing.T, f *fixture, cl client.Client, ro *v1alpha1.Rollout) {
+	t.Helper()
 	eventually(t, "paused at step 3 with weight 30 and the header rule", func() (bool, string) {
-		r := get()
+		r := get(t, cl, ro)
 		h, _ := f.Routes(t)
 		w := f.Weight(t)
 		return r.Status.Phase == v1alpha1.RolloutPhasePaused && ptr.Deref(r.Status.CurrentStepIndex, -1) == 2 && w == 30 && len(h) == 1,
 			fmt.Sprintf("%s at %v, weight %d, header routes %v", r.Status.Phase, r.Status.CurrentStepIndex, w, h)
 	})
-	r = get()
-	patch = client.MergeFrom(r.DeepCopy())
+}
+
+// A canary through a Gateway API HTTPRoute, with ramp-controller and its
+// built-in router: the route shows each weight and the header rule, and
+// is back to 100% stable without Ramp's rule at the end.
+func TestCanaryThroughAnHTTPRoute(t *testing.T) {
+	f := newFixture(t).(*fixture)
+	cl := startController(t)
+	ro := canaryRollout(t, f, cl)
+	setImage(t, cl, ro, "example/web:2")
+	pausedWithTheHeaderRule(t, f, cl, ro)
+	r := get(t, cl, ro)
+	patch := client.MergeFrom(r.DeepCopy())
 	r.Status.PauseConditions = nil
 	if err := cl.Status().Patch(t.Context(), r, patch); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "promoted: weight 0, no header rule", func() (bool, string) {
-		r := get()
+		r := get(t, cl, ro)
 		h, _ := f.Routes(t)
 		w := f.Weight(t)
 		return r.Status.Phase == v1alpha1.RolloutPhaseHealthy && r.Status.StableRS == r.Status.CurrentPodHash && w == 0 && len(h) == 0,
@@ -117,14 +148,31 @@ func TestCanaryThroughAnHTTPRoute(t *testing.T) {
 	// The HTTPRoute deleted: the next update reports it, Degraded, and does
 	// not crash.
 	f.Remove(t)
-	r = get()
-	patch = client.MergeFrom(r.DeepCopy())
-	r.Spec.Template.Spec.Containers[0].Image = "example/web:3"
-	if err := cl.Patch(t.Context(), r, patch); err != nil {
+	setImage(t, cl, ro, "example/web:3")
+	eventually(t, "the missing route reported", func() (bool, string) {
+		r := get(t, cl, ro)
+		return r.Status.Phase == v1alpha1.RolloutPhaseDegraded && strings.Contains(r.Status.Message, `HTTPRoute "web" not found`), r.Status.Message
+	})
+}
+
+// A Rollout deleted in the middle of a canary leaves the route sending
+// everything to the stable Service, without Ramp's rules.
+func TestDeletedRolloutResetsTheRouteToStable(t *testing.T) {
+	f := newFixture(t).(*fixture)
+	cl := startController(t)
+	ro := canaryRollout(t, f, cl)
+	if r := get(t, cl, ro); !slices.Contains(r.Finalizers, "ramp.dev/traffic-routing") {
+		t.Errorf("finalizers %v", r.Finalizers)
+	}
+	setImage(t, cl, ro, "example/web:2")
+	pausedWithTheHeaderRule(t, f, cl, ro)
+	if err := cl.Delete(t.Context(), ro); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the missing route reported", func() (bool, string) {
-		r := get()
-		return r.Status.Phase == v1alpha1.RolloutPhaseDegraded && strings.Contains(r.Status.Message, `HTTPRoute "web" not found`), r.Status.Message
+	eventually(t, "the rollout gone, the route reset", func() (bool, string) {
+		err := cl.Get(t.Context(), client.ObjectKeyFromObject(ro), &v1alpha1.Rollout{})
+		h, m := f.Routes(t)
+		w := f.Weight(t)
+		return apierrors.IsNotFound(err) && w == 0 && len(h)+len(m) == 0, fmt.Sprintf("rollout %v, weight %d, routes %v %v", err, w, h, m)
 	})
 }
