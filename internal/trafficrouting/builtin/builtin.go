@@ -1,5 +1,5 @@
 // Package builtin is the Factory of the routers built into ramp-controller.
-// Today: Gateway API and NGINX. The others (ALB, Istio, SMI) are refused with
+// Today: Gateway API, NGINX and SMI. The others (ALB, Istio) are refused with
 // a message naming them until they land.
 package builtin
 
@@ -14,6 +14,7 @@ import (
 	"github.com/rampdev/ramp/internal/trafficrouting"
 	"github.com/rampdev/ramp/internal/trafficrouting/gatewayapi"
 	"github.com/rampdev/ramp/internal/trafficrouting/nginx"
+	"github.com/rampdev/ramp/internal/trafficrouting/smi"
 )
 
 // Factory builds a rollout's routers. Reader reads the objects routers
@@ -38,6 +39,12 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 				return nil, err
 			}
 			out = append(out, r)
+		case "smi":
+			r, err := smi.New(f.Reader, f.Writer, ro, "")
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
 		case "nginx":
 			r, err := nginx.New(f.Reader, f.Writer, ro)
 			if err != nil {
@@ -49,7 +56,7 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller yet (built in: gatewayAPI, nginx)", strings.Join(missing, ", "))}
+		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller yet (built in: gatewayAPI, nginx, smi)", strings.Join(missing, ", "))}
 	}
 	return out, nil
 }

@@ -41,6 +41,10 @@ type Suite struct {
 	// lacks; their tests are skipped, and the router must not implement
 	// the interface.
 	NoHeaderRoutes, NoMirrorRoutes bool
+	// CreatesItsObjects declares a router that creates the objects it
+	// routes through (SMI's TrafficSplit): a missing one is created again,
+	// not reported.
+	CreatesItsObjects bool
 }
 
 var header = &v1alpha1.SetHeaderRoute{Name: "beta", Match: []v1alpha1.HeaderRoutingMatch{{HeaderName: "x-beta", HeaderValue: &v1alpha1.StringMatch{Exact: "on"}}}}
@@ -188,8 +192,17 @@ func (s Suite) Run(t *testing.T) {
 	})
 	t.Run(s.Name+"/missing-object", func(t *testing.T) {
 		f := s.New(t)
+		if err := f.Router().SetWeight(t.Context(), 20); err != nil {
+			t.Fatal(err)
+		}
 		f.Remove(t)
-		if err := f.Router().SetWeight(t.Context(), 10); err == nil {
+		err := f.Router().SetWeight(t.Context(), 10)
+		switch {
+		case s.CreatesItsObjects && err != nil:
+			t.Errorf("SetWeight did not create its object again: %v", err)
+		case s.CreatesItsObjects && f.Weight(t) != 10:
+			t.Errorf("the object created again shows %d", f.Weight(t))
+		case !s.CreatesItsObjects && err == nil:
 			t.Error("SetWeight on a missing object reported nothing")
 		}
 	})

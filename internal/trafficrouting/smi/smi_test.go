@@ -1,0 +1,162 @@
+package smi_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/app"
+	"github.com/rampdev/ramp/internal/cluster"
+	"github.com/rampdev/ramp/internal/trafficrouting"
+	"github.com/rampdev/ramp/internal/trafficrouting/conformance"
+	"github.com/rampdev/ramp/internal/trafficrouting/smi"
+)
+
+var (
+	shared *cluster.Cluster
+	admin  client.Client
+	router client.Client
+	writes = &cluster.WriteCounter{}
+)
+
+func TestMain(m *testing.M) {
+	b, err := os.ReadFile("testdata/split.yaml")
+	if err != nil {
+		panic(err)
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := yaml.UnmarshalStrict(b, crd); err != nil {
+		panic(err)
+	}
+	shared, err = cluster.Start(context.Background(), cluster.Options{ExtraCRDs: []*apiextensionsv1.CustomResourceDefinition{crd}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	admin, err = client.New(shared.Config(), client.Options{Scheme: app.Scheme()})
+	if err == nil {
+		cfg := shared.Config()
+		cfg.Wrap(writes.Wrap)
+		router, err = client.New(cfg, client.Options{Scheme: app.Scheme()})
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	shared.Stop()
+	os.Exit(code)
+}
+
+type fixture struct {
+	ns string
+	ro *v1alpha1.Rollout
+	r  *smi.Router
+}
+
+func newFixture(t *testing.T) conformance.Fixture {
+	ns := strings.Trim(strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())), "-")
+	if len(ns) > 60 {
+		ns = strings.Trim(ns[len(ns)-60:], "-")
+	}
+	if err := admin.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	ro := &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: v1alpha1.RolloutSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Image: "a"}}}},
+			Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{
+				StableService: "web-stable", CanaryService: "web-canary",
+				TrafficRouting: &v1alpha1.RolloutTrafficRouting{SMI: &v1alpha1.SMITrafficRouting{RootService: "web"}},
+			}},
+		},
+	}
+	if err := admin.Create(t.Context(), ro); err != nil {
+		t.Fatal(err)
+	}
+	r, err := smi.New(router, router, ro, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{ns: ns, ro: ro, r: r}
+}
+
+func (f *fixture) split(t *testing.T) *unstructured.Unstructured {
+	obj := &unstructured.Unstructured{}
+	obj.SetAPIVersion("split.smi-spec.io/v1alpha1")
+	obj.SetKind("TrafficSplit")
+	err := admin.Get(t.Context(), client.ObjectKey{Namespace: f.ns, Name: "web"}, obj)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj
+}
+
+func (f *fixture) Router() trafficrouting.Router { return f.r }
+
+func (f *fixture) Weight(t *testing.T) int32 {
+	obj := f.split(t)
+	if obj == nil {
+		return 0
+	}
+	backends, _, _ := unstructured.NestedSlice(obj.Object, "spec", "backends")
+	weights := map[string]int{}
+	for _, b := range backends {
+		m := b.(map[string]any)
+		w, err := strconv.Atoi(fmt.Sprint(m["weight"]))
+		if err != nil {
+			t.Fatalf("weight %v", m["weight"])
+		}
+		weights[m["service"].(string)] = w
+	}
+	if svc, _, _ := unstructured.NestedString(obj.Object, "spec", "service"); svc != "web" || weights["web-canary"]+weights["web-stable"] != 100 {
+		t.Errorf("split %v", obj.Object["spec"])
+	}
+	return int32(weights["web-canary"])
+}
+
+func (f *fixture) Routes(*testing.T) ([]string, []string) { return nil, nil }
+
+// Foreign: the router touches no object but its own TrafficSplit.
+func (f *fixture) Foreign(*testing.T) string { return "" }
+
+func (f *fixture) Writes() int { return writes.Count(f.ns) }
+
+func (f *fixture) Remove(t *testing.T) {
+	if obj := f.split(t); obj != nil {
+		if err := admin.Delete(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSMIConforms(t *testing.T) {
+	conformance.Suite{Name: "smi", New: newFixture, NoHeaderRoutes: true, NoMirrorRoutes: true, CreatesItsObjects: true}.Run(t)
+}
+
+func TestTheSplitIsOwnedByTheRollout(t *testing.T) {
+	f := newFixture(t).(*fixture)
+	if err := f.r.SetWeight(t.Context(), 10); err != nil {
+		t.Fatal(err)
+	}
+	if ref := metav1.GetControllerOf(f.split(t)); ref == nil || ref.UID != f.ro.UID {
+		t.Errorf("owner %v", ref)
+	}
+}
