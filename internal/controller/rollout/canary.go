@@ -389,12 +389,7 @@ func (k *canaryRun) setWeight(ctx context.Context, weight int32) error {
 			err = r.SetWeight(ctx, weight)
 		}
 		if err != nil {
-			// A route that is missing or unusable is the user's to fix:
-			// reported on the rollout, retried with backoff.
-			k.invalid = fmt.Sprintf("spec.strategy.canary.trafficRouting: %s router: setting weight %d: %v", r.Type(), weight, err)
-			k.invalidReason = v1alpha1.ReasonInvalidSpec
-			k.referenceMissing = true
-			return nil
+			return k.routerFailed(fmt.Sprintf("spec.strategy.canary.trafficRouting: %s router: setting weight %d: %v", r.Type(), weight, err))
 		}
 	}
 	from := k.actualWeight()
@@ -440,6 +435,16 @@ func (k *canaryRun) verify(ctx context.Context) (bool, error) {
 		k.after(weightVerifyRetry)
 	}
 	return ok, nil
+}
+
+// routerFailed reports a router that cannot do its work (a route that is
+// missing or unusable is the user's to fix) on the rollout, retried with
+// backoff. It returns nil: the reconcile itself did not fail.
+func (k *canaryRun) routerFailed(msg string) error {
+	k.invalid = msg
+	k.invalidReason = v1alpha1.ReasonInvalidSpec
+	k.referenceMissing = true
+	return nil
 }
 
 // weightVerifyRetry is how soon an unverified weight is checked again.
@@ -534,7 +539,7 @@ func (k *canaryRun) runStep(ctx context.Context, idx int32, step v1alpha1.Canary
 				return false, nil
 			}
 			if err := h.SetHeaderRoute(ctx, step.SetHeaderRoute); err != nil {
-				return false, fmt.Errorf("%s router: header route %s: %w", r.Type(), step.SetHeaderRoute.Name, err)
+				return false, k.routerFailed(fmt.Sprintf("spec.strategy.canary.steps[%d].setHeaderRoute: %s router: %v", idx, r.Type(), err))
 			}
 		}
 	case step.SetMirrorRoute != nil:
@@ -545,7 +550,7 @@ func (k *canaryRun) runStep(ctx context.Context, idx int32, step v1alpha1.Canary
 				return false, nil
 			}
 			if err := m.SetMirrorRoute(ctx, step.SetMirrorRoute); err != nil {
-				return false, fmt.Errorf("%s router: mirror route %s: %w", r.Type(), step.SetMirrorRoute.Name, err)
+				return false, k.routerFailed(fmt.Sprintf("spec.strategy.canary.steps[%d].setMirrorRoute: %s router: %v", idx, r.Type(), err))
 			}
 		}
 	}
