@@ -7,22 +7,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
+	"github.com/rampdev/ramp/internal/cluster/clustertest"
 	"github.com/rampdev/ramp/internal/trafficrouting/memory"
 )
 
@@ -79,37 +76,13 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	ns := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
-	if len(ns) > 55 {
-		ns = ns[:55]
-	}
-	// A benchmark runs its function more than once: each run gets a
-	// namespace of its own.
-	base := ns
-	for n := 2; ; n++ {
-		err := cl.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-		if err == nil {
-			break
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
-		ns = fmt.Sprintf("%s-%d", base, n)
-	}
+	ns := clustertest.Namespace(t, cl)
 	return &env{t: t, ctx: t.Context(), ns: ns}
 }
 
 func (e *env) eventually(timeout time.Duration, what string, cond func() (bool, string)) {
 	e.t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(e.ctx, 25*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		ok, why := cond()
-		last = why
-		return ok, nil
-	})
-	if err != nil {
-		e.t.Fatalf("%s: not true after %v; last seen: %s", what, timeout, last)
-	}
+	clustertest.Eventually(e.t, timeout, what, cond)
 }
 
 // create creates a run of the metrics.

@@ -4,16 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -24,6 +21,7 @@ import (
 	"github.com/rampdev/ramp/config"
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
+	"github.com/rampdev/ramp/internal/cluster/clustertest"
 	"github.com/rampdev/ramp/internal/replicaset"
 	"github.com/rampdev/ramp/internal/trafficrouting/memory"
 )
@@ -136,37 +134,13 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	ns := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
-	if len(ns) > 60 {
-		ns = ns[:60]
-	}
-	// A benchmark runs its function more than once: each run gets a
-	// namespace of its own.
-	base := ns
-	for n := 2; ; n++ {
-		_, err := kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-		if err == nil {
-			break
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
-		ns = fmt.Sprintf("%s-%d", base, n)
-	}
+	ns := clustertest.Namespace(t, cl)
 	return &env{t: t, ctx: t.Context(), ns: ns}
 }
 
 func (e *env) eventually(timeout time.Duration, what string, cond func() (bool, string)) {
 	e.t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(e.ctx, 25*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		ok, why := cond()
-		last = why
-		return ok, nil
-	})
-	if err != nil {
-		e.t.Fatalf("%s: not true after %v; last seen: %s", what, timeout, last)
-	}
+	clustertest.Eventually(e.t, timeout, what, cond)
 }
 
 func (e *env) service(name, app string) {
