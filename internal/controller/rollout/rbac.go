@@ -19,3 +19,4 @@ package rollout
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes,verbs=get;update
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;create;update
 // +kubebuilder:rbac:groups=split.smi-spec.io,resources=trafficsplits,verbs=get;create;update
+// +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules,verbs=get;update

@@ -1,5 +1,5 @@
 // Package builtin is the Factory of the routers built into ramp-controller.
-// Today: Gateway API, NGINX and SMI. The others (ALB, Istio) are refused with
+// Today: Gateway API, Istio, NGINX and SMI. The others (ALB) are refused with
 // a message naming them until they land.
 package builtin
 
@@ -13,6 +13,7 @@ import (
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/trafficrouting"
 	"github.com/rampdev/ramp/internal/trafficrouting/gatewayapi"
+	"github.com/rampdev/ramp/internal/trafficrouting/istio"
 	"github.com/rampdev/ramp/internal/trafficrouting/nginx"
 	"github.com/rampdev/ramp/internal/trafficrouting/smi"
 )
@@ -39,6 +40,12 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 				return nil, err
 			}
 			out = append(out, r)
+		case "istio":
+			r, err := istio.New(f.Reader, f.Writer, ro)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
 		case "smi":
 			r, err := smi.New(f.Reader, f.Writer, ro, "")
 			if err != nil {
@@ -56,7 +63,7 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller yet (built in: gatewayAPI, nginx, smi)", strings.Join(missing, ", "))}
+		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller yet (built in: gatewayAPI, istio, nginx, smi)", strings.Join(missing, ", "))}
 	}
 	return out, nil
 }
