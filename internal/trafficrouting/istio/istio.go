@@ -454,4 +454,3 @@ func setWeight(d map[string]any, w int32) bool {
 	d["weight"] = int64(w)
 	return true
 }
-

@@ -298,4 +298,3 @@ spec:
 		t.Errorf("weights %v", dests)
 	}
 }
-
