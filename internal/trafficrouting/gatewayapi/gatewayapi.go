@@ -366,7 +366,7 @@ func isRamps(rule map[string]any) bool {
 func put(rules []any, rule map[string]any) ([]any, bool, error) {
 	for i, x := range rules {
 		if existing, ok := x.(map[string]any); ok && existing["name"] == rule["name"] {
-			if covers(existing, rule) {
+			if trafficrouting.Covers(existing, rule) {
 				return rules, false, nil
 			}
 			rules[i] = rule
@@ -374,36 +374,6 @@ func put(rules []any, rule map[string]any) ([]any, bool, error) {
 		}
 	}
 	return append(rules, rule), true, nil
-}
-
-// covers reports whether have holds everything want does; have may hold
-// more (defaults).
-func covers(have, want any) bool {
-	switch w := want.(type) {
-	case map[string]any:
-		h, ok := have.(map[string]any)
-		if !ok {
-			return false
-		}
-		for k, v := range w {
-			if !covers(h[k], v) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		h, ok := have.([]any)
-		if !ok || len(h) != len(w) {
-			return false
-		}
-		for i := range w {
-			if !covers(h[i], w[i]) {
-				return false
-			}
-		}
-		return true
-	}
-	return equalJSON(have, want)
 }
 
 func without(rules []any, name string) ([]any, bool) {

@@ -349,7 +349,7 @@ func put(spec map[string]any, route map[string]any) bool {
 	http, _ := spec["http"].([]any)
 	for i, x := range http {
 		if existing, _ := x.(map[string]any); existing != nil && existing["name"] == route["name"] {
-			if covers(existing, route) {
+			if trafficrouting.Covers(existing, route) {
 				return false
 			}
 			http = append(http[:i:i], http[i+1:]...)
@@ -374,34 +374,6 @@ func remove(spec map[string]any, name string) bool {
 	}
 	spec["http"] = kept
 	return true
-}
-
-func covers(have, want any) bool {
-	switch w := want.(type) {
-	case map[string]any:
-		h, ok := have.(map[string]any)
-		if !ok {
-			return false
-		}
-		for k, v := range w {
-			if !covers(h[k], v) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		h, ok := have.([]any)
-		if !ok || len(h) != len(w) {
-			return false
-		}
-		for i := range w {
-			if !covers(h[i], w[i]) {
-				return false
-			}
-		}
-		return true
-	}
-	return fmt.Sprint(have) == fmt.Sprint(want)
 }
 
 func stringMatch(v *v1alpha1.StringMatch) map[string]any {
