@@ -1,20 +1,28 @@
 // Package clustertest holds what tests on the in-process cluster share: a
-// namespace of their own, and waiting for a condition with a deadline
-// (never sleeping to synchronise).
+// namespace of their own, waiting for a condition with a deadline (never
+// sleeping to synchronise), third-party CRDs read from files, and clients
+// whose writes are counted.
 package clustertest
 
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rampdev/ramp/internal/cluster"
 )
 
 // Namespace creates a namespace named after the test (a benchmark that
@@ -51,4 +59,42 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() (b
 	if err != nil {
 		t.Fatalf("%s: not true after %v; last seen: %s", what, timeout, last)
 	}
+}
+
+// CRDs reads the CustomResourceDefinitions in files (each may hold several
+// YAML documents), for cluster.Options.ExtraCRDs.
+func CRDs(files ...string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	var out []*apiextensionsv1.CustomResourceDefinition
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, doc := range strings.Split(string(b), "\n---\n") {
+			if strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(doc), "---")) == "" {
+				continue
+			}
+			crd := &apiextensionsv1.CustomResourceDefinition{}
+			if err := yaml.Unmarshal([]byte(doc), crd); err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			if crd.Name != "" {
+				out = append(out, crd)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Clients are the test's own client, and a client whose writes are counted
+// (for the code under test), both with scheme.
+func Clients(cfg *rest.Config, scheme *runtime.Scheme) (admin, counted client.Client, writes *cluster.WriteCounter, err error) {
+	writes = &cluster.WriteCounter{}
+	if admin, err = client.New(rest.CopyConfig(cfg), client.Options{Scheme: scheme}); err != nil {
+		return nil, nil, nil, err
+	}
+	countedCfg := rest.CopyConfig(cfg)
+	countedCfg.Wrap(writes.Wrap)
+	counted, err = client.New(countedCfg, client.Options{Scheme: scheme})
+	return admin, counted, writes, err
 }

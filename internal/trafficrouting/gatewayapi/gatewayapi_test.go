@@ -5,18 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/cluster"
@@ -30,36 +27,18 @@ var (
 	shared *cluster.Cluster
 	admin  client.Client // the test's own client
 	router client.Client // the router's client, its writes counted
-	writes = &cluster.WriteCounter{}
+	writes *cluster.WriteCounter
 )
 
 func TestMain(m *testing.M) {
-	var crds []*apiextensionsv1.CustomResourceDefinition
-	for _, f := range []string{"gateway.networking.k8s.io_httproutes.yaml", "gateway.networking.k8s.io_grpcroutes.yaml"} {
-		b, err := os.ReadFile(filepath.Join("testdata", f))
-		if err != nil {
-			panic(err)
-		}
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := yaml.Unmarshal(b, crd); err != nil {
-			panic(err)
-		}
-		crds = append(crds, crd)
-	}
-	var err error
-	shared, err = cluster.Start(context.Background(), cluster.Options{ExtraCRDs: crds})
+	crds, err := clustertest.CRDs("testdata/gateway.networking.k8s.io_httproutes.yaml", "testdata/gateway.networking.k8s.io_grpcroutes.yaml")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	scheme := runtime.NewScheme()
-	_ = gwv1.Install(scheme)
-	_ = clientgoscheme.AddToScheme(scheme)
-	admin, err = client.New(shared.Config(), client.Options{Scheme: scheme})
+	shared, err = cluster.Start(context.Background(), cluster.Options{ExtraCRDs: crds})
 	if err == nil {
-		cfg := shared.Config()
-		cfg.Wrap(writes.Wrap)
-		router, err = client.New(cfg, client.Options{})
+		admin, router, writes, err = clustertest.Clients(shared.Config(), scheme())
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -68,6 +47,14 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	shared.Stop()
 	os.Exit(code)
+}
+
+// scheme has Kubernetes' and Gateway API's types.
+func scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = gwv1.Install(s)
+	_ = clientgoscheme.AddToScheme(s)
+	return s
 }
 
 // fixture is one HTTPRoute, with content that is not the router's: a

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,32 +25,18 @@ var (
 	shared *cluster.Cluster
 	admin  client.Client
 	router client.Client
-	writes = &cluster.WriteCounter{}
+	writes *cluster.WriteCounter
 )
 
 func TestMain(m *testing.M) {
-	b, err := os.ReadFile("testdata/istio-networking.yaml")
-	if err != nil {
-		panic(err)
-	}
-	var crds []*apiextensionsv1.CustomResourceDefinition
-	for _, doc := range strings.Split(string(b), "\n---\n") {
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := yaml.Unmarshal([]byte(doc), crd); err != nil {
-			panic(err)
-		}
-		crds = append(crds, crd)
-	}
-	shared, err = cluster.Start(context.Background(), cluster.Options{ExtraCRDs: crds})
+	crds, err := clustertest.CRDs("testdata/istio-networking.yaml")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	admin, err = client.New(shared.Config(), client.Options{Scheme: app.Scheme()})
+	shared, err = cluster.Start(context.Background(), cluster.Options{ExtraCRDs: crds})
 	if err == nil {
-		cfg := shared.Config()
-		cfg.Wrap(writes.Wrap)
-		router, err = client.New(cfg, client.Options{Scheme: app.Scheme()})
+		admin, router, writes, err = clustertest.Clients(shared.Config(), app.Scheme())
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

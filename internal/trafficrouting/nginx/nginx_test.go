@@ -28,21 +28,18 @@ var (
 	shared *cluster.Cluster
 	admin  client.Client
 	router client.Client
-	writes = &cluster.WriteCounter{}
+	writes *cluster.WriteCounter
 )
 
 func TestMain(m *testing.M) {
-	var err error
-	shared, err = cluster.Start(context.Background(), cluster.Options{})
+	crds, err := clustertest.CRDs()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	admin, err = client.New(shared.Config(), client.Options{Scheme: app.Scheme()})
+	shared, err = cluster.Start(context.Background(), cluster.Options{ExtraCRDs: crds})
 	if err == nil {
-		cfg := shared.Config()
-		cfg.Wrap(writes.Wrap)
-		router, err = client.New(cfg, client.Options{Scheme: app.Scheme()})
+		admin, router, writes, err = clustertest.Clients(shared.Config(), app.Scheme())
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

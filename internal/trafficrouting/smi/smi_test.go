@@ -8,12 +8,10 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/app"
@@ -28,28 +26,18 @@ var (
 	shared *cluster.Cluster
 	admin  client.Client
 	router client.Client
-	writes = &cluster.WriteCounter{}
+	writes *cluster.WriteCounter
 )
 
 func TestMain(m *testing.M) {
-	b, err := os.ReadFile("testdata/split.yaml")
-	if err != nil {
-		panic(err)
-	}
-	crd := &apiextensionsv1.CustomResourceDefinition{}
-	if err := yaml.UnmarshalStrict(b, crd); err != nil {
-		panic(err)
-	}
-	shared, err = cluster.Start(context.Background(), cluster.Options{ExtraCRDs: []*apiextensionsv1.CustomResourceDefinition{crd}})
+	crds, err := clustertest.CRDs("testdata/split.yaml")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	admin, err = client.New(shared.Config(), client.Options{Scheme: app.Scheme()})
+	shared, err = cluster.Start(context.Background(), cluster.Options{ExtraCRDs: crds})
 	if err == nil {
-		cfg := shared.Config()
-		cfg.Wrap(writes.Wrap)
-		router, err = client.New(cfg, client.Options{Scheme: app.Scheme()})
+		admin, router, writes, err = clustertest.Clients(shared.Config(), app.Scheme())
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
