@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rampdev/ramp/internal/cluster"
@@ -97,4 +98,29 @@ func Clients(cfg *rest.Config, scheme *runtime.Scheme) (admin, counted client.Cl
 	countedCfg.Wrap(writes.Wrap)
 	counted, err = client.New(countedCfg, client.Options{Scheme: scheme})
 	return admin, counted, writes, err
+}
+
+// Reconciles is how many reconciles the controller named controller
+// ("rollout", "analysisrun") has run in this process, from
+// controller-runtime's metrics.
+func Reconciles(t testing.TB, controller string) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == controller {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
 }

@@ -7,33 +7,13 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/cluster/clustertest"
 )
 
 // reconciles is the number of AnalysisRun reconciles so far.
-func reconciles(t testing.TB) float64 {
-	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n float64
-	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == "analysisrun" {
-					n += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return n
-}
+func reconciles(t testing.TB) float64 { return clustertest.Reconciles(t, "analysisrun") }
 
 // finishedRuns creates n runs of one Web measurement and waits until all
 // are Successful.

@@ -89,8 +89,8 @@ func TestFinishedJobsAreCollectedWithTheirMeasurements(t *testing.T) {
 	m := jobMetric("smoke", 0, corev1.RestartPolicyNever)
 	m.Count = ptr.To(intstr.FromInt32(3))
 	m.Interval = "100ms"
-	run := e.create("gc", v1alpha1.AnalysisRunSpec{Metrics: []v1alpha1.Metric{m}, MeasurementRetention: []v1alpha1.MeasurementRetention{{MetricName: "smoke", Limit: 1}}})
-	run = e.waitPhase("gc", v1alpha1.AnalysisPhaseSuccessful)
+	e.create("gc", v1alpha1.AnalysisRunSpec{Metrics: []v1alpha1.Metric{m}, MeasurementRetention: []v1alpha1.MeasurementRetention{{MetricName: "smoke", Limit: 1}}})
+	run := e.waitPhase("gc", v1alpha1.AnalysisPhaseSuccessful)
 	if res := run.Status.MetricResults[0]; res.Count != 3 || len(res.Measurements) != 1 {
 		t.Errorf("metric result %+v", res)
 	}

@@ -6,47 +6,19 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/cluster/clustertest"
 )
 
 // reconciles is the number of Rollout reconciles the controllers of this
 // process have run.
-func reconciles(t *testing.T) float64 {
-	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n float64
-	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if label(m, "controller") == "rollout" {
-				n += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return n
-}
-
-func label(m *dto.Metric, name string) string {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name {
-			return l.GetValue()
-		}
-	}
-	return ""
-}
+func reconciles(t *testing.T) float64 { return clustertest.Reconciles(t, "rollout") }
 
 func TestRolloutAtRestCostsNoWrites(t *testing.T) {
 	for _, c := range []struct {

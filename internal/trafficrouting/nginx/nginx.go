@@ -79,7 +79,7 @@ func (r *Router) SetWeight(ctx context.Context, weight int32) error {
 		stable := &networkingv1.Ingress{}
 		if err := r.reader.Get(ctx, ctrl.ObjectKey{Namespace: r.ro.Namespace, Name: name}, stable); err != nil {
 			if apierrors.IsNotFound(err) {
-				return fmt.Errorf("Ingress %q not found in namespace %s", name, r.ro.Namespace)
+				return fmt.Errorf("stable Ingress %q not found in namespace %s", name, r.ro.Namespace)
 			}
 			return fmt.Errorf("reading Ingress %s: %w", name, err)
 		}
@@ -98,7 +98,7 @@ func (r *Router) SetWeight(ctx context.Context, weight int32) error {
 			return fmt.Errorf("reading Ingress %s: %w", want.Name, err)
 		default:
 			if !owned(have, r.ro) {
-				return fmt.Errorf("Ingress %s exists and is not this rollout's", want.Name)
+				return fmt.Errorf("canary Ingress %s exists and is not this rollout's", want.Name)
 			}
 			if apiequality.Semantic.DeepEqual(have.Spec, want.Spec) && maps.Equal(have.Annotations, want.Annotations) && maps.Equal(have.Labels, want.Labels) {
 				continue
@@ -147,7 +147,7 @@ func (r *Router) canaryIngress(stable *networkingv1.Ingress, weight int32) (*net
 	}
 	spec.Rules = rules
 	if !found {
-		return nil, fmt.Errorf("Ingress %s: no path sends traffic to Service %s", stable.Name, r.stable)
+		return nil, fmt.Errorf("stable Ingress %s: no path sends traffic to Service %s", stable.Name, r.stable)
 	}
 	annotations := map[string]string{
 		v1alpha1.ManagedByRolloutsKey: r.ro.Name,
