@@ -185,8 +185,11 @@ func (c *Cluster) Config() *restclient.Config {
 			CertData: c.pki.adminCertPEM,
 			KeyData:  c.pki.adminKeyPEM,
 		},
-		QPS:   1000,
-		Burst: 2000,
+		// JSON, not protobuf: EndpointSlice is served by a CRD here, and
+		// CRDs cannot speak protobuf.
+		ContentConfig: restclient.ContentConfig{ContentType: "application/json", AcceptContentTypes: "application/json"},
+		QPS:           1000,
+		Burst:         2000,
 	}
 }
 

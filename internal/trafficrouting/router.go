@@ -44,6 +44,13 @@ type WeightVerifier interface {
 	VerifyWeight(ctx context.Context, weight int32) (bool, error)
 }
 
+// LoadBalancerStatus is a Router that found, while verifying, the cloud
+// load balancers and target groups behind its objects (ALB): the rollout
+// shows them in status.alb / status.albs.
+type LoadBalancerStatus interface {
+	LoadBalancers() []v1alpha1.ALBStatus
+}
+
 // Factory builds the routers of a rollout's spec.strategy.canary.trafficRouting.
 type Factory interface {
 	Routers(ctx context.Context, ro *v1alpha1.Rollout) ([]Router, error)

@@ -1,0 +1,150 @@
+package alb
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// TargetGroupBindingGVK is the AWS Load Balancer Controller's binding of a
+// Service to a target group (--aws-target-group-binding-api-version picks
+// another version).
+var TargetGroupBindingGVK = schema.GroupVersionKind{Group: "elbv2.k8s.aws", Version: "v1beta1", Kind: "TargetGroupBinding"}
+
+// TargetVerifier checks, after a Service's selector changed, that the
+// target groups bound to it in IP mode have registered every ready
+// endpoint of the Service: until they have, the ALB may still send
+// requests to the pods the selector left.
+type TargetVerifier struct {
+	*Verifier
+	// Reader reads TargetGroupBindings and EndpointSlices, uncached.
+	Reader ctrl.Reader
+	// GVK overrides TargetGroupBindingGVK.
+	GVK schema.GroupVersionKind
+}
+
+// VerifyTargets reports whether every TargetGroupBinding of svc with
+// targetType ip has every ready endpoint of svc registered (and not
+// draining). A Service no binding names is verified: there is nothing to
+// wait for.
+func (v *TargetVerifier) VerifyTargets(ctx context.Context, svc *corev1.Service) (bool, string, error) {
+	gvk := v.GVK
+	if gvk.Empty() {
+		gvk = TargetGroupBindingGVK
+	}
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := v.Reader.List(ctx, list, ctrl.InNamespace(svc.Namespace)); err != nil {
+		if meta.IsNoMatchError(err) {
+			return true, "", nil // no TargetGroupBinding CRD: nothing is bound
+		}
+		return false, "", fmt.Errorf("listing TargetGroupBindings: %w", err)
+	}
+	for _, b := range list.Items {
+		name, _, _ := unstructured.NestedString(b.Object, "spec", "serviceRef", "name")
+		mode, _, _ := unstructured.NestedString(b.Object, "spec", "targetType")
+		arn, _, _ := unstructured.NestedString(b.Object, "spec", "targetGroupARN")
+		if name != svc.Name || mode != "ip" || arn == "" {
+			continue
+		}
+		port, ok := servicePort(svc, b.Object)
+		if !ok {
+			return false, "", fmt.Errorf("TargetGroupBinding %s: Service %s has no such port", b.GetName(), svc.Name)
+		}
+		want, err := v.endpoints(ctx, svc, port)
+		if err != nil {
+			return false, "", err
+		}
+		question := "targets " + arn + " " + strings.Join(want, ",")
+		a := v.remember(question, func() answer {
+			out, err := v.ELB.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(arn)})
+			if err != nil {
+				return answer{err: fmt.Errorf("DescribeTargetHealth: %w", err)}
+			}
+			var have []string
+			for _, d := range out.TargetHealthDescriptions {
+				if d.Target == nil || (d.TargetHealth != nil && d.TargetHealth.State == "draining") {
+					continue
+				}
+				have = append(have, aws.ToString(d.Target.Id)+":"+strconv.Itoa(int(aws.ToInt32(d.Target.Port))))
+			}
+			for _, ep := range want {
+				if !slices.Contains(have, ep) {
+					return answer{missing: ep}
+				}
+			}
+			return answer{verified: true}
+		})
+		if a.err != nil {
+			return false, "", a.err
+		}
+		if !a.verified {
+			return false, fmt.Sprintf("target group %s (TargetGroupBinding %s) has not registered %s yet", arn, b.GetName(), a.missing), nil
+		}
+	}
+	return true, "", nil
+}
+
+// servicePort is the Service port a binding's spec.serviceRef.port names
+// (a number or a name).
+func servicePort(svc *corev1.Service, binding map[string]any) (corev1.ServicePort, bool) {
+	v, _, _ := unstructured.NestedFieldNoCopy(binding, "spec", "serviceRef", "port")
+	for _, p := range svc.Spec.Ports {
+		switch x := v.(type) {
+		case string:
+			if p.Name == x {
+				return p, true
+			}
+		case int64:
+			if int64(p.Port) == x {
+				return p, true
+			}
+		case float64:
+			if float64(p.Port) == x {
+				return p, true
+			}
+		}
+	}
+	return corev1.ServicePort{}, false
+}
+
+// endpoints are the ready endpoints of svc's port, as ip:port, sorted.
+func (v *TargetVerifier) endpoints(ctx context.Context, svc *corev1.Service, port corev1.ServicePort) ([]string, error) {
+	list := &discoveryv1.EndpointSliceList{}
+	if err := v.Reader.List(ctx, list, ctrl.InNamespace(svc.Namespace), ctrl.MatchingLabels{discoveryv1.LabelServiceName: svc.Name}); err != nil {
+		return nil, fmt.Errorf("listing the EndpointSlices of Service %s: %w", svc.Name, err)
+	}
+	var out []string
+	for _, s := range list.Items {
+		var number int32
+		for _, p := range s.Ports {
+			if aws.ToString(p.Name) == port.Name && p.Port != nil {
+				number = *p.Port
+			}
+		}
+		if number == 0 {
+			continue
+		}
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			for _, addr := range ep.Addresses {
+				out = append(out, addr+":"+strconv.Itoa(int(number)))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
