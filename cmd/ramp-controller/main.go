@@ -52,6 +52,14 @@ func parse(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&c.opts.ProbeAddr, "health-probe-bind-address", ":8080", "address of /healthz and /readyz; 0 turns them off")
 	fs.BoolVar(&c.opts.LeaderElect, "leader-elect", true, "run leader election so only one replica acts; false for local runs")
 	fs.StringVar(&c.opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the controller's own namespace)")
+	fs.Func("alb-ingress-classes", "an Ingress class the ALB router serves; repeat for several, \"\" for Ingresses without a class (default alb)", func(v string) error {
+		c.opts.ALBIngressClasses = append(c.opts.ALBIngressClasses, v)
+		return nil
+	})
+	fs.BoolVar(&c.opts.AWS.VerifyTargetGroup, "aws-verify-target-group", false, "ask AWS (ELBv2 Describe* calls) that ALB weights are applied and that TargetGroupBindings in IP mode registered the new pods before going on")
+	fs.StringVar(&c.opts.AWS.Region, "aws-region", "", "AWS region for --aws-verify-target-group (default: $AWS_REGION, the shared config)")
+	fs.StringVar(&c.opts.AWS.ResourceTagKey, "alb-tag-key-resource-id", "", "tag that names an Ingress's target groups (default ingress.k8s.aws/resource)")
+	fs.StringVar(&c.opts.AWS.TargetGroupBindingVersion, "aws-target-group-binding-api-version", "", "elbv2.k8s.aws version of TargetGroupBinding (default v1beta1)")
 	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
 	c.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {

@@ -3,7 +3,10 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -27,6 +30,7 @@ import (
 	"github.com/rampdev/ramp/internal/controller/analysisrun"
 	"github.com/rampdev/ramp/internal/controller/rollout"
 	"github.com/rampdev/ramp/internal/trafficrouting"
+	"github.com/rampdev/ramp/internal/trafficrouting/alb"
 	"github.com/rampdev/ramp/internal/trafficrouting/builtin"
 )
 
@@ -54,12 +58,42 @@ type Options struct {
 	// Providers takes AnalysisRun measurements; nil means the built-in
 	// providers.
 	Providers *analysis.Registry
+	// ALBIngressClasses are the Ingress classes the ALB router serves;
+	// empty means "alb".
+	ALBIngressClasses []string
+	// AWS configures the calls Ramp makes to AWS.
+	AWS AWSOptions
 	// WithoutAnalysisRuns leaves the AnalysisRun controller out: tests of
 	// the Rollout controller set the runs' phases themselves.
 	WithoutAnalysisRuns bool
 	// SkipControllerNameValidation allows more than one manager per process
 	// (tests that restart the controller).
 	SkipControllerNameValidation bool
+}
+
+// AWSOptions configure the calls Ramp makes to AWS: with
+// VerifyTargetGroup, ALB canaries wait until the load balancer applies each
+// weight, and the old version is scaled down only once TargetGroupBindings
+// in IP mode have registered the new pods.
+type AWSOptions struct {
+	// VerifyTargetGroup turns verification on (--aws-verify-target-group).
+	VerifyTargetGroup bool
+	// Region of the load balancers; empty means the SDK's default chain
+	// ($AWS_REGION, the shared config).
+	Region string
+	// ResourceTagKey is the target groups' resource tag
+	// (default ingress.k8s.aws/resource).
+	ResourceTagKey string
+	// TargetGroupBindingVersion is the elbv2.k8s.aws version to read
+	// TargetGroupBindings at (default v1beta1).
+	TargetGroupBindingVersion string
+	// VerifyInterval is how long an answer from AWS holds and how soon an
+	// unverified weight or target group is asked about again (default
+	// 10s).
+	VerifyInterval time.Duration
+	// ELB is the ELBv2 API; nil means aws-sdk-go-v2's client with the
+	// default credential chain. Tests point it at a local server.
+	ELB alb.ELB
 }
 
 // Scheme is every type the controller reads or writes.
@@ -152,13 +186,20 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
+	verifier, err := awsVerifier(context.Background(), opts.AWS, clk)
+	if err != nil {
+		return err
+	}
 	r := &rollout.Reconciler{
 		Client:     mgr.GetClient(),
 		APIReader:  mgr.GetAPIReader(),
 		Events:     mgr.GetEventRecorder("ramp-controller"),
 		Clock:      clk,
 		InstanceID: opts.InstanceID,
-		Routers:    routers(mgr, opts),
+		Routers:    routers(mgr, opts, verifier),
+		Targets:    targets(mgr, opts, verifier),
+
+		VerifyRetry: opts.AWS.VerifyInterval,
 
 		SkipNameValidation: opts.SkipControllerNameValidation,
 	}
@@ -183,11 +224,52 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 
 // routers builds canary traffic routers: opts.Routers, or the built-in
 // ones.
-func routers(mgr ctrl.Manager, opts Options) trafficrouting.Factory {
+func routers(mgr ctrl.Manager, opts Options, v *alb.Verifier) trafficrouting.Factory {
 	if opts.Routers != nil {
 		return opts.Routers
 	}
-	return builtin.Factory{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient()}
+	return builtin.Factory{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+		ALB: alb.Options{IngressClasses: opts.ALBIngressClasses, Verifier: v}}
+}
+
+// targets checks target-group registration after a selector switch, when
+// AWS verification is on.
+func targets(mgr ctrl.Manager, opts Options, v *alb.Verifier) trafficrouting.TargetVerifier {
+	if v == nil {
+		return nil
+	}
+	tv := &alb.TargetVerifier{Verifier: v, Reader: mgr.GetAPIReader()}
+	if opts.AWS.TargetGroupBindingVersion != "" {
+		tv.GVK = alb.TargetGroupBindingGVK
+		tv.GVK.Version = opts.AWS.TargetGroupBindingVersion
+	}
+	return tv
+}
+
+// awsVerifier is the ALB Verifier, when verification is on: its ELBv2
+// client comes from opts.ELB or aws-sdk-go-v2's default configuration
+// (credentials from the environment, the shared files, IRSA or the
+// instance role).
+func awsVerifier(ctx context.Context, opts AWSOptions, clk clock.PassiveClock) (*alb.Verifier, error) {
+	if !opts.VerifyTargetGroup {
+		return nil, nil
+	}
+	elb := opts.ELB
+	if elb == nil {
+		var loadOpts []func(*awsconfig.LoadOptions) error
+		if opts.Region != "" {
+			loadOpts = append(loadOpts, awsconfig.WithRegion(opts.Region))
+		}
+		cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("--aws-verify-target-group: loading the AWS configuration: %w", err)
+		}
+		if cfg.Region == "" {
+			return nil, fmt.Errorf("--aws-verify-target-group needs a region: pass --aws-region or set AWS_REGION")
+		}
+		elb = elbv2.NewFromConfig(cfg)
+	}
+	return &alb.Verifier{ELB: elb, ResourceTagKey: opts.ResourceTagKey, Clock: clk, Interval: opts.VerifyInterval}, nil
 }
 
 // providers is the registry of metric providers: opts.Providers, or the

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/rampdev/ramp/api/v1alpha1"
 )
 
@@ -75,6 +77,32 @@ type None struct{}
 // Routers refuses every router.
 func (None) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]Router, error) {
 	return nil, &SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: no traffic router is available in this controller yet (%s)", strings.Join(Names(ro), ", "))}
+}
+
+// Services are the stable and canary Services of ro: canaryService and
+// stableService, or with pingPong whichever of ping and pong
+// status.canary.stablePingPong says is stable (ping at first), and the
+// other.
+func Services(ro *v1alpha1.Rollout) (stable, canary string) {
+	c := ro.Spec.Strategy.Canary
+	if c == nil {
+		return "", ""
+	}
+	if pp := c.PingPong; pp != nil {
+		if ro.Status.Canary.StablePingPong == v1alpha1.PPPong {
+			return pp.PongService, pp.PingService
+		}
+		return pp.PingService, pp.PongService
+	}
+	return c.StableService, c.CanaryService
+}
+
+// TargetVerifier checks that a load balancer's target groups have
+// registered the pods a Service selects, after its selector changed
+// (ALB TargetGroupBindings in IP mode). The old version is scaled down
+// only once they have. why says what is still missing.
+type TargetVerifier interface {
+	VerifyTargets(ctx context.Context, svc *corev1.Service) (ok bool, why string, err error)
 }
 
 // Names lists the routers a rollout's trafficRouting block sets.

@@ -27,6 +27,7 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 			return err
 		}
 	}
+	s.served = active
 	defer func() {
 		s.status.BlueGreen.ActiveSelector = selectorHash(active)
 		if bg.PreviewService != "" {
@@ -161,6 +162,10 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 		// becomes stable only if the analysis succeeds.
 		if err := s.switchService(ctx, active, s.hash); err != nil {
 			return err
+		}
+		// Analysed only once the load balancer sends it the traffic.
+		if !s.targetsRegistered(ctx) {
+			return nil
 		}
 		run, err := s.analysis(ctx, v1alpha1.RolloutTypePostPromotionLabel, "post", post)
 		if err != nil || run == nil {

@@ -50,28 +50,61 @@ func (s *syncer) syncCanary(ctx context.Context) error {
 		}
 	}
 	k := &canaryRun{syncer: s, c: c, steps: c.Steps, maxWeight: c.GetMaxTrafficWeight()}
+	if c.PingPong != nil && s.status.Canary.StablePingPong == "" {
+		s.status.Canary.StablePingPong = v1alpha1.PPPing
+	}
+	stableField, canaryField := "spec.strategy.canary.stableService", "spec.strategy.canary.canaryService"
+	if c.PingPong != nil {
+		stableField, canaryField = "spec.strategy.canary.pingPong.pingService", "spec.strategy.canary.pingPong.pongService"
+		if s.status.Canary.StablePingPong == v1alpha1.PPPong {
+			stableField, canaryField = canaryField, stableField
+		}
+	}
+	stable, canaryName := k.serviceNames()
 	var err error
-	if c.CanaryService != "" {
-		if k.canarySvc, err = s.service(ctx, "spec.strategy.canary.canaryService", c.CanaryService); err != nil || k.canarySvc == nil {
+	if canaryName != "" {
+		if k.canarySvc, err = s.service(ctx, canaryField, canaryName); err != nil || k.canarySvc == nil {
 			return err
 		}
 	}
-	if c.StableService != "" {
-		if k.stableSvc, err = s.service(ctx, "spec.strategy.canary.stableService", c.StableService); err != nil || k.stableSvc == nil {
+	if stable != "" {
+		if k.stableSvc, err = s.service(ctx, stableField, stable); err != nil || k.stableSvc == nil {
 			return err
 		}
 	}
-	if c.TrafficRouting != nil {
-		k.routers, err = s.r.routers().Routers(ctx, s.ro)
-		if trafficrouting.IsSpecError(err) {
-			s.invalid, s.invalidReason = err.Error(), v1alpha1.ReasonInvalidSpec
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("traffic routing: %w", err)
-		}
+	s.served = k.stableSvc
+	if err := k.buildRouters(ctx); err != nil || s.invalid != "" {
+		return err
 	}
 	return k.sync(ctx)
+}
+
+// serviceNames are the stable and canary Services as the status now has
+// them (with pingPong, they swap at each promotion).
+func (k *canaryRun) serviceNames() (stable, canary string) {
+	ro := *k.ro
+	ro.Status = *k.status
+	return trafficrouting.Services(&ro)
+}
+
+// buildRouters asks the factory for the routers of the rollout as the
+// status now has it.
+func (k *canaryRun) buildRouters(ctx context.Context) error {
+	if k.c.TrafficRouting == nil {
+		return nil
+	}
+	ro := k.ro.DeepCopy()
+	ro.Status = *k.status.DeepCopy()
+	var err error
+	k.routers, err = k.r.routers().Routers(ctx, ro)
+	if trafficrouting.IsSpecError(err) {
+		k.invalid, k.invalidReason = err.Error(), v1alpha1.ReasonInvalidSpec
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("traffic routing: %w", err)
+	}
+	return nil
 }
 
 func (k *canaryRun) routed() bool { return k.c.TrafficRouting != nil }
@@ -393,48 +426,15 @@ func (k *canaryRun) setWeight(ctx context.Context, weight int32) error {
 		}
 	}
 	from := k.actualWeight()
+	stableName, canaryName := k.serviceNames()
 	k.status.Canary.Weights = &v1alpha1.TrafficWeights{
-		Canary: v1alpha1.WeightDestination{Weight: weight, ServiceName: k.c.CanaryService, PodTemplateHash: canaryHash},
-		Stable: v1alpha1.WeightDestination{Weight: k.maxWeight - weight, ServiceName: k.c.StableService, PodTemplateHash: stableHash},
+		Canary: v1alpha1.WeightDestination{Weight: weight, ServiceName: canaryName, PodTemplateHash: canaryHash},
+		Stable: v1alpha1.WeightDestination{Weight: k.maxWeight - weight, ServiceName: stableName, PodTemplateHash: stableHash},
 	}
 	if from != weight {
 		k.event(corev1.EventTypeNormal, v1alpha1.ReasonTrafficWeightUpdated, "Traffic weight updated from %d to %d", from, weight)
 	}
 	return nil
-}
-
-// verify asks the routers that can whether the weight is applied; until it
-// is, the step waits, asking again every few seconds.
-func (k *canaryRun) verify(ctx context.Context) (bool, error) {
-	w := k.status.Canary.Weights
-	if w == nil {
-		return true, nil
-	}
-	if w.Verified != nil && *w.Verified {
-		return true, nil
-	}
-	checked, ok := false, true
-	for _, r := range k.routers {
-		v, can := r.(trafficrouting.WeightVerifier)
-		if !can {
-			continue
-		}
-		checked = true
-		applied, err := v.VerifyWeight(ctx, w.Canary.Weight)
-		if err != nil {
-			k.event(corev1.EventTypeWarning, v1alpha1.ReasonWeightVerifyError, "%s router: verifying weight %d: %v", r.Type(), w.Canary.Weight, err)
-			applied = false
-		}
-		ok = ok && applied
-	}
-	if !checked {
-		return true, nil
-	}
-	w.Verified = ptr.To(ok)
-	if !ok {
-		k.after(weightVerifyRetry)
-	}
-	return ok, nil
 }
 
 // routerFailed reports a router that cannot do its work (a route that is
@@ -446,9 +446,6 @@ func (k *canaryRun) routerFailed(msg string) error {
 	k.referenceMissing = true
 	return nil
 }
-
-// weightVerifyRetry is how soon an unverified weight is checked again.
-const weightVerifyRetry = 10 * time.Second
 
 // scaleBasic sizes the ReplicaSets of a canary without traffic routing one
 // step towards the weight, within maxSurge and maxUnavailable.
@@ -629,10 +626,16 @@ func (k *canaryRun) background(ctx context.Context, idx int32) error {
 // version waits out scaleDownDelaySeconds (traffic routing) or is already
 // gone (basic canary).
 func (k *canaryRun) promote(ctx context.Context, how string) error {
-	for _, svc := range []*corev1.Service{k.stableSvc, k.canarySvc} {
-		if svc != nil {
-			if err := k.switchService(ctx, svc, k.hash); err != nil {
-				return err
+	if k.c.PingPong != nil && k.stableRS != nil && k.canarySvc != nil {
+		if err := k.pingPongSwap(ctx); err != nil || k.invalid != "" {
+			return err
+		}
+	} else {
+		for _, svc := range []*corev1.Service{k.stableSvc, k.canarySvc} {
+			if svc != nil {
+				if err := k.switchService(ctx, svc, k.hash); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -666,6 +669,25 @@ func (k *canaryRun) promote(ctx context.Context, how string) error {
 		delay = seconds(k.c.GetScaleDownDelaySeconds())
 	}
 	return k.scaleDownOld(ctx, delay, k.newRS)
+}
+
+// pingPongSwap promotes a ping-pong canary without touching a selector:
+// the canary Service (which selects the new pods) becomes the stable one,
+// and the routers are rebuilt with the roles swapped. The other Service
+// keeps selecting the old pods, at weight 0, until the next update.
+func (k *canaryRun) pingPongSwap(ctx context.Context) error {
+	if err := k.switchService(ctx, k.canarySvc, k.hash); err != nil {
+		return err
+	}
+	if k.status.Canary.StablePingPong == v1alpha1.PPPong {
+		k.status.Canary.StablePingPong = v1alpha1.PPPing
+	} else {
+		k.status.Canary.StablePingPong = v1alpha1.PPPong
+	}
+	k.stableSvc, k.canarySvc = k.canarySvc, k.stableSvc
+	k.served = k.stableSvc
+	k.status.Canary.Weights = nil // the destinations changed roles
+	return k.buildRouters(ctx)
 }
 
 // abort sends every request back to the stable version, then scales the

@@ -8,11 +8,11 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/validation/field"
-
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,6 +37,13 @@ type Reconciler struct {
 	// Routers builds the traffic routers of canary rollouts that use
 	// trafficRouting; nil refuses them (trafficrouting.None).
 	Routers trafficrouting.Factory
+	// Targets, when set, checks that load balancers registered the pods a
+	// Service selects after its selector switched; the old version is
+	// scaled down only then (--aws-verify-target-group).
+	Targets trafficrouting.TargetVerifier
+	// VerifyRetry is how soon an unverified weight or target group is
+	// checked again (default 10s).
+	VerifyRetry time.Duration
 	// InstanceID, when set, restricts the reconciler to rollouts labelled
 	// ramp.dev/controller-instance-id with this value; when empty, to
 	// rollouts without the label.
@@ -129,6 +136,12 @@ type syncer struct {
 	// referenceMissing is set when invalid names an object that may yet
 	// appear: the reconcile is retried with backoff.
 	referenceMissing bool
+	// served is the Service whose selector moves to the new version
+	// (blue/green's active, the canary's stable); with r.Targets, old
+	// ReplicaSets wait until its targets are registered.
+	served *corev1.Service
+	// targets remembers this reconcile's answer about served's targets.
+	targets *bool
 }
 
 // after asks to be called again in d.

@@ -154,29 +154,26 @@ func (s *syncer) scaleDownOld(ctx context.Context, delay time.Duration, keep ...
 		if contains(keep, rs) || replicaset.Replicas(rs) == 0 {
 			continue
 		}
-		if limit != nil && int32(waiting) > *limit {
+		now := limit != nil && int32(waiting) > *limit
+		if now {
 			waiting--
-			if err := s.scale(ctx, rs, 0); err != nil {
-				return err
-			}
-			continue
-		}
-		deadline, ok := scaleDownDeadline(rs)
-		if !ok {
-			if delay <= 0 {
-				if err := s.scale(ctx, rs, 0); err != nil {
+		} else {
+			deadline, ok := scaleDownDeadline(rs)
+			switch {
+			case !ok && delay > 0:
+				if err := s.setScaleDownDeadline(ctx, rs, s.now.Add(delay)); err != nil {
 					return err
 				}
+				s.after(delay)
+				continue
+			case ok && deadline.After(s.now):
+				s.after(deadline.Sub(s.now))
 				continue
 			}
-			if err := s.setScaleDownDeadline(ctx, rs, s.now.Add(delay)); err != nil {
-				return err
-			}
-			s.after(delay)
-			continue
 		}
-		if wait := deadline.Sub(s.now); wait > 0 {
-			s.after(wait)
+		// The load balancer may still send requests to the old pods until
+		// it has registered the new ones.
+		if !s.targetsRegistered(ctx) {
 			continue
 		}
 		if err := s.scale(ctx, rs, 0); err != nil {

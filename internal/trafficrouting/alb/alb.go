@@ -69,7 +69,7 @@ func New(reader ctrl.Reader, writer ctrl.Writer, ro *v1alpha1.Rollout, opts Opti
 		return nil, &trafficrouting.SpecError{Msg: "spec.strategy.canary.trafficRouting.alb is not set"}
 	}
 	cfg := c.TrafficRouting.ALB
-	stable, canary := Services(ro)
+	stable, canary := trafficrouting.Services(ro)
 	if stable == "" || canary == "" {
 		return nil, &trafficrouting.SpecError{Msg: "spec.strategy.canary: the alb router needs canaryService and stableService, or pingPong"}
 	}
@@ -86,23 +86,6 @@ func New(reader ctrl.Reader, writer ctrl.Writer, ro *v1alpha1.Rollout, opts Opti
 		classes = []string{DefaultIngressClass}
 	}
 	return &Router{reader: reader, writer: writer, ro: ro, cfg: cfg, prefix: prefix, root: root, stable: stable, canary: canary, classes: classes}, nil
-}
-
-// Services are the stable and canary Services of ro: canaryService and
-// stableService, or with pingPong whichever of ping and pong
-// status.canary.stablePingPong says is stable (ping at first).
-func Services(ro *v1alpha1.Rollout) (stable, canary string) {
-	c := ro.Spec.Strategy.Canary
-	if c == nil {
-		return "", ""
-	}
-	if pp := c.PingPong; pp != nil {
-		if ro.Status.Canary.StablePingPong == v1alpha1.PPPong {
-			return pp.PongService, pp.PingService
-		}
-		return pp.PingService, pp.PongService
-	}
-	return c.StableService, c.CanaryService
 }
 
 // Type is "alb".

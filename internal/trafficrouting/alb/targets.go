@@ -15,12 +15,16 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rampdev/ramp/internal/trafficrouting"
 )
 
 // TargetGroupBindingGVK is the AWS Load Balancer Controller's binding of a
 // Service to a target group (--aws-target-group-binding-api-version picks
 // another version).
 var TargetGroupBindingGVK = schema.GroupVersionKind{Group: "elbv2.k8s.aws", Version: "v1beta1", Kind: "TargetGroupBinding"}
+
+var _ trafficrouting.TargetVerifier = (*TargetVerifier)(nil)
 
 // TargetVerifier checks, after a Service's selector changed, that the
 // target groups bound to it in IP mode have registered every ready

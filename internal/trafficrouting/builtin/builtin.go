@@ -1,6 +1,7 @@
-// Package builtin is the Factory of the routers built into ramp-controller.
-// Today: Gateway API, Istio, NGINX and SMI. The others (ALB) are refused with
-// a message naming them until they land.
+// Package builtin is the Factory of the routers built into ramp-controller:
+// AWS ALB, Gateway API, Istio, NGINX and SMI. The others Argo Rollouts knows
+// (Ambassador, App Mesh, Traefik, APISIX, plugins) are refused with a
+// message naming them.
 package builtin
 
 import (
@@ -12,6 +13,7 @@ import (
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/trafficrouting"
+	"github.com/rampdev/ramp/internal/trafficrouting/alb"
 	"github.com/rampdev/ramp/internal/trafficrouting/gatewayapi"
 	"github.com/rampdev/ramp/internal/trafficrouting/istio"
 	"github.com/rampdev/ramp/internal/trafficrouting/nginx"
@@ -24,6 +26,9 @@ import (
 type Factory struct {
 	Reader ctrl.Reader
 	Writer ctrl.Writer
+	// ALB are the ALB router's controller-wide settings (Ingress classes,
+	// weight verification).
+	ALB alb.Options
 }
 
 var _ trafficrouting.Factory = Factory{}
@@ -34,6 +39,16 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 	var missing []string
 	for _, name := range trafficrouting.Names(ro) {
 		switch name {
+		case "alb":
+			r, err := alb.New(f.Reader, f.Writer, ro, f.ALB)
+			if err != nil {
+				return nil, err
+			}
+			if f.ALB.Verifier != nil {
+				out = append(out, r.Verifying(f.ALB.Verifier))
+			} else {
+				out = append(out, r)
+			}
 		case "gatewayAPI":
 			r, err := gatewayapi.New(f.Reader, f.Writer, ro)
 			if err != nil {
@@ -63,7 +78,7 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller yet (built in: gatewayAPI, istio, nginx, smi)", strings.Join(missing, ", "))}
+		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller yet (built in: alb, gatewayAPI, istio, nginx, smi)", strings.Join(missing, ", "))}
 	}
 	return out, nil
 }
