@@ -10,10 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/internal/trafficrouting"
@@ -39,7 +39,7 @@ type TargetVerifier struct {
 }
 
 // VerifyTargets reports whether every TargetGroupBinding of svc with
-// targetType ip has every ready endpoint of svc registered (and not
+// targetType ip has every ready pod of svc registered (and not
 // draining). A Service no binding names is verified: there is nothing to
 // wait for.
 func (v *TargetVerifier) VerifyTargets(ctx context.Context, svc *corev1.Service) (bool, string, error) {
@@ -123,32 +123,56 @@ func servicePort(svc *corev1.Service, binding map[string]any) (corev1.ServicePor
 	return corev1.ServicePort{}, false
 }
 
-// endpoints are the ready endpoints of svc's port, as ip:port, sorted.
+// endpoints are the ready pods svc selects, as ip:port with the port
+// the target group registers (the Service's targetPort, resolved by name
+// against the pod's container ports), sorted. Pods rather than
+// EndpointSlices: right after a selector switch the slices may still list
+// the old pods, or none, and an empty list would verify nothing.
 func (v *TargetVerifier) endpoints(ctx context.Context, svc *corev1.Service, port corev1.ServicePort) ([]string, error) {
-	list := &discoveryv1.EndpointSliceList{}
-	if err := v.Reader.List(ctx, list, ctrl.InNamespace(svc.Namespace), ctrl.MatchingLabels{discoveryv1.LabelServiceName: svc.Name}); err != nil {
-		return nil, fmt.Errorf("listing the EndpointSlices of Service %s: %w", svc.Name, err)
+	if len(svc.Spec.Selector) == 0 {
+		return nil, nil
+	}
+	pods := &corev1.PodList{}
+	if err := v.Reader.List(ctx, pods, ctrl.InNamespace(svc.Namespace), ctrl.MatchingLabels(svc.Spec.Selector)); err != nil {
+		return nil, fmt.Errorf("listing the pods of Service %s: %w", svc.Name, err)
 	}
 	var out []string
-	for _, s := range list.Items {
-		var number int32
-		for _, p := range s.Ports {
-			if aws.ToString(p.Name) == port.Name && p.Port != nil {
-				number = *p.Port
-			}
-		}
-		if number == 0 {
+	for _, p := range pods.Items {
+		if p.Status.PodIP == "" || p.DeletionTimestamp != nil || !ready(&p) {
 			continue
 		}
-		for _, ep := range s.Endpoints {
-			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
-				continue
-			}
-			for _, addr := range ep.Addresses {
-				out = append(out, addr+":"+strconv.Itoa(int(number)))
-			}
+		if n := targetPort(&p, port); n > 0 {
+			out = append(out, p.Status.PodIP+":"+strconv.Itoa(int(n)))
 		}
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+func ready(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// targetPort is the pod port port sends to: targetPort's number, the
+// container port of its name, or the Service port when unset.
+func targetPort(p *corev1.Pod, port corev1.ServicePort) int32 {
+	switch {
+	case port.TargetPort.Type == intstr.String && port.TargetPort.StrVal != "":
+		for _, c := range p.Spec.Containers {
+			for _, cp := range c.Ports {
+				if cp.Name == port.TargetPort.StrVal {
+					return cp.ContainerPort
+				}
+			}
+		}
+		return 0
+	case port.TargetPort.IntVal != 0:
+		return port.TargetPort.IntVal
+	}
+	return port.Port
 }

@@ -3,20 +3,21 @@ package alb_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	clocktesting "k8s.io/utils/clock/testing"
-	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/cluster"
 	"github.com/rampdev/ramp/internal/cluster/clustertest"
 	"github.com/rampdev/ramp/internal/trafficrouting/alb"
 	"github.com/rampdev/ramp/internal/trafficrouting/alb/elbv2test"
@@ -127,38 +128,62 @@ func TestVerifyTargets(t *testing.T) {
 	tgARN := "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/k8s-web/0123456789abcdef"
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-stable", Namespace: ns},
-		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"},
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}},
 	}
 	create(t, svc)
-	binding := &unstructured.Unstructured{Object: map[string]any{
+	create(t, &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
 		"metadata": map[string]any{"name": "web", "namespace": ns},
 		"spec":     map[string]any{"serviceRef": map[string]any{"name": "web-stable", "port": int64(80)}, "targetGroupARN": tgARN, "targetType": "ip"},
-	}}
-	create(t, binding)
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Name: "web-stable-x", Namespace: ns, Labels: map[string]string{discoveryv1.LabelServiceName: "web-stable"}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}},
-		Endpoints: []discoveryv1.Endpoint{
-			{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}},
-			{Addresses: []string{"10.0.0.2"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}},
-			{Addresses: []string{"10.0.0.9"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(false)}},
-		},
+	}})
+	for i, readiness := range []string{"true", "true", "false"} {
+		create(t, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("web-%d", i), Namespace: ns, Labels: map[string]string{"app": "web"},
+				Annotations: map[string]string{cluster.AnnotationReady: readiness}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "web", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}}}},
+		})
 	}
-	create(t, slice)
+	var ips []string
+	clustertest.Eventually(t, 30*time.Second, "three pods with IPs, two ready", func() (bool, string) {
+		pods := &corev1.PodList{}
+		if err := admin.List(t.Context(), pods, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		ips = nil
+		ready := 0
+		for _, p := range pods.Items {
+			ips = append(ips, p.Status.PodIP)
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					ready++
+				}
+			}
+		}
+		slices.Sort(ips)
+		return len(ips) == 3 && !slices.Contains(ips, "") && ready == 2, fmt.Sprint(ips, ready)
+	})
+	ipOf := func(pod string) string {
+		p := &corev1.Pod{}
+		if err := admin.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: pod}, p); err != nil {
+			t.Fatal(err)
+		}
+		return p.Status.PodIP
+	}
+	ready0, ready1 := ipOf("web-0"), ipOf("web-1")
 	clock := clocktesting.NewFakePassiveClock(time.Now())
 	v := &alb.TargetVerifier{Verifier: &alb.Verifier{ELB: aws.Client(), Clock: clock}, Reader: admin}
 
-	aws.SetTargets(tgARN, elbv2test.Target{ID: "10.0.0.1", Port: 8080, State: "healthy"}, elbv2test.Target{ID: "10.0.0.2", Port: 8080, State: "draining"})
+	aws.SetTargets(tgARN, elbv2test.Target{ID: ready0, Port: 8080, State: "healthy"}, elbv2test.Target{ID: ready1, Port: 8080, State: "draining"})
 	ok, why, err := v.VerifyTargets(t.Context(), svc)
-	if err != nil || ok || !strings.Contains(why, "has not registered 10.0.0.2:8080 yet") {
+	if err != nil || ok || !strings.Contains(why, "has not registered "+ready1+":8080 yet") {
 		t.Errorf("a draining target: %v %q %v", ok, why, err)
 	}
-	aws.SetTargets(tgARN, elbv2test.Target{ID: "10.0.0.1", Port: 8080, State: "healthy"}, elbv2test.Target{ID: "10.0.0.2", Port: 8080, State: "initial"})
+	// The unready pod need not be registered.
+	aws.SetTargets(tgARN, elbv2test.Target{ID: ready0, Port: 8080, State: "healthy"}, elbv2test.Target{ID: ready1, Port: 8080, State: "initial"})
 	clock.SetTime(clock.Now().Add(alb.DefaultVerifyInterval))
 	if ok, why, err := v.VerifyTargets(t.Context(), svc); err != nil || !ok {
-		t.Errorf("every ready endpoint registered: %v %q %v", ok, why, err)
+		t.Errorf("every ready pod registered: %v %q %v", ok, why, err)
 	}
 	other := svc.DeepCopy()
 	other.Name = "unbound"
