@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
+	"github.com/rampdev/ramp/config"
 	"github.com/rampdev/ramp/internal/cluster"
 )
 
@@ -123,4 +124,35 @@ func Reconciles(t testing.TB, controller string) float64 {
 		}
 	}
 	return n
+}
+
+// InstallRBAC applies config/default's Namespace, ServiceAccount and roles,
+// so that a controller impersonating config.Username runs with exactly the
+// permissions it ships with.
+func InstallRBAC(cfg *rest.Config) error {
+	objs, err := config.Objects()
+	if err != nil {
+		return err
+	}
+	admin, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+			if err := admin.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("ramp-test"), client.ForceOwnership); err != nil {
+				return fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// AsController is cfg impersonating the controller's ServiceAccount (see
+// InstallRBAC).
+func AsController(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: config.Username}
+	return cfg
 }

@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "starting the cluster:", err)
 		os.Exit(1)
 	}
-	if err := installRBAC(); err != nil {
+	if err := clustertest.InstallRBAC(shared.Config()); err != nil {
 		fmt.Fprintln(os.Stderr, "installing RBAC:", err)
 		os.Exit(1)
 	}
@@ -66,28 +66,6 @@ func TestMain(m *testing.M) {
 	stopController()
 	shared.Stop()
 	os.Exit(code)
-}
-
-// installRBAC applies config/default's Namespace, ServiceAccount and roles,
-// so that the controller runs with exactly the permissions it ships with.
-func installRBAC() error {
-	objs, err := config.Objects()
-	if err != nil {
-		return err
-	}
-	admin, err := client.New(shared.Config(), client.Options{})
-	if err != nil {
-		return err
-	}
-	for _, o := range objs {
-		switch o.GetKind() {
-		case "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
-			if err := admin.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("rollout-test"), client.ForceOwnership); err != nil {
-				return fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err)
-			}
-		}
-	}
-	return nil
 }
 
 // startController runs a new controller manager against the shared cluster

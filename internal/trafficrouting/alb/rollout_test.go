@@ -32,14 +32,19 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 }
 
 // startController runs ramp-controller (built-in routers, the AnalysisRun
-// controller, AWS verification against the local ELBv2 server) until the
-// test ends.
+// controller, AWS verification against the local ELBv2 server unless aws
+// is nil) as its
+// ServiceAccount, with the permissions it ships with, until the test ends.
 func startController(t *testing.T, aws *elbv2test.Server) {
 	t.Helper()
-	opts := app.Options{SkipControllerNameValidation: true, AWS: app.AWSOptions{
-		VerifyTargetGroup: true, ELB: aws.Client(), VerifyInterval: 200 * time.Millisecond,
-	}}
-	mgr, err := app.NewManager(shared.Config(), opts)
+	opts := app.Options{SkipControllerNameValidation: true}
+	if aws != nil {
+		opts.AWS = app.AWSOptions{VerifyTargetGroup: true, ELB: aws.Client(), VerifyInterval: 200 * time.Millisecond}
+	}
+	if err := clustertest.InstallRBAC(shared.Config()); err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := app.NewManager(clustertest.AsController(shared.Config()), opts)
 	if err == nil {
 		err = app.Setup(mgr, opts)
 	}
@@ -295,5 +300,75 @@ func TestALBCanaryEndToEnd(t *testing.T) {
 	}
 	if r := rolloutNow(t, ns); r.Status.StableRS != v2 {
 		t.Errorf("stable %s after the abort, want %s", r.Status.StableRS, v2)
+	}
+}
+
+// A ping-pong canary through an ALB: the two Services keep their
+// selectors while traffic moves; at promotion the roles swap
+// (status.canary.stablePingPong), and the next update runs the other way.
+func TestALBPingPong(t *testing.T) {
+	ns := clustertest.Namespace(t, admin)
+	create(t, ingress(ns, "web", "web-root"))
+	for _, name := range []string{"web-ping", "web-pong"} {
+		create(t, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}})
+	}
+	ro := rollout(ns, "web", &v1alpha1.ALBTrafficRouting{Ingress: "web", ServicePort: 80, RootService: "web-root"}, func(c *v1alpha1.CanaryStrategy) {
+		c.StableService, c.CanaryService = "", ""
+		c.PingPong = &v1alpha1.PingPongSpec{PingService: "web-ping", PongService: "web-pong"}
+		c.TrafficRouting.ManagedRoutes = nil
+		c.ScaleDownDelaySeconds = ptr.To[int32](0)
+		c.Steps = []v1alpha1.CanaryStep{{SetWeight: ptr.To[int32](50)}, {Pause: &v1alpha1.RolloutPause{}}}
+	})
+	create(t, ro)
+	startController(t, nil)
+	selector := func(name string) string {
+		svc := &corev1.Service{}
+		if err := admin.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, svc); err != nil {
+			t.Fatal(err)
+		}
+		return svc.Spec.Selector[v1alpha1.DefaultRolloutUniqueLabelKey]
+	}
+	weightOf := func(svc string) int32 {
+		w, err := alb.CanaryWeight(get(t, ns, "web").Annotations["alb.ingress.kubernetes.io/actions.web-root"], svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	eventually(t, "Healthy, ping stable", func() (bool, string) {
+		r := rolloutNow(t, ns)
+		return r.Status.Phase == v1alpha1.RolloutPhaseHealthy && r.Status.Canary.StablePingPong == v1alpha1.PPPing, string(r.Status.Phase)
+	})
+	v1 := rolloutNow(t, ns).Status.StableRS
+
+	for i, to := range []struct {
+		image          string
+		stable, canary string
+		after          v1alpha1.PingPongType
+	}{
+		{"example/web:2", "web-ping", "web-pong", v1alpha1.PPPong},
+		{"example/web:3", "web-pong", "web-ping", v1alpha1.PPPing},
+	} {
+		old := rolloutNow(t, ns).Status.StableRS
+		setImage(t, ns, to.image)
+		eventually(t, fmt.Sprintf("update %d paused at 50/50", i+1), func() (bool, string) {
+			r := rolloutNow(t, ns)
+			return r.Status.Phase == v1alpha1.RolloutPhasePaused && weightOf(to.canary) == 50 && weightOf(to.stable) == 50 && selector(to.canary) == r.Status.CurrentPodHash,
+				fmt.Sprintf("%s, %s %d, %s %d", r.Status.Phase, to.canary, weightOf(to.canary), to.stable, weightOf(to.stable))
+		})
+		if got := selector(to.stable); got != old {
+			t.Errorf("update %d: the stable Service %s left the stable pods (%s, want %s)", i+1, to.stable, got, old)
+		}
+		promote(t, ns)
+		eventually(t, fmt.Sprintf("update %d promoted: roles swapped", i+1), func() (bool, string) {
+			r := rolloutNow(t, ns)
+			return r.Status.Phase == v1alpha1.RolloutPhaseHealthy && r.Status.StableRS == r.Status.CurrentPodHash && r.Status.Canary.StablePingPong == to.after &&
+					weightOf(to.canary) == 100 && weightOf(to.stable) == 0,
+				fmt.Sprintf("%s, stablePingPong %s, %s %d", r.Status.Phase, r.Status.Canary.StablePingPong, to.canary, weightOf(to.canary))
+		})
+	}
+	if v1 == rolloutNow(t, ns).Status.StableRS {
+		t.Error("never promoted")
 	}
 }
