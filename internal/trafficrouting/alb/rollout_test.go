@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -371,4 +372,16 @@ func TestALBPingPong(t *testing.T) {
 	if v1 == rolloutNow(t, ns).Status.StableRS {
 		t.Error("never promoted")
 	}
+
+	// Deleted mid-update: the action goes back to 100% to the stable one
+	// (ping, after two swaps) before the Rollout goes.
+	setImage(t, ns, "example/web:4")
+	eventually(t, "update 3 at 50/50", func() (bool, string) { return weightOf("web-pong") == 50, fmt.Sprint(weightOf("web-pong")) })
+	if err := admin.Delete(t.Context(), rolloutNow(t, ns)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "deleted, action 100% ping", func() (bool, string) {
+		err := admin.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "web"}, &v1alpha1.Rollout{})
+		return apierrors.IsNotFound(err) && weightOf("web-ping") == 100, fmt.Sprint(err, " ping ", weightOf("web-ping"))
+	})
 }

@@ -78,7 +78,7 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller yet (built in: alb, gatewayAPI, istio, nginx, smi)", strings.Join(missing, ", "))}
+		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller (built in: alb, gatewayAPI, istio, nginx, smi)", strings.Join(missing, ", "))}
 	}
 	return out, nil
 }
