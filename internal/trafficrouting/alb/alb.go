@@ -111,7 +111,7 @@ func (r *Router) SetWeight(ctx context.Context, weight int32) error {
 	value := forward(r.canary, r.stable, r.cfg.ServicePort, weight, r.cfg.StickinessConfig)
 	return r.each(ctx, func(ing *networkingv1.Ingress, keys map[string]bool) error {
 		if !routesThrough(ing, r.root) {
-			return fmt.Errorf("Ingress %s has no path with backend Service %s and port name %s", ing.Name, r.root, UseAnnotation)
+			return fmt.Errorf("the Ingress %s has no path with backend Service %s and port name %s", ing.Name, r.root, UseAnnotation)
 		}
 		ing.Annotations[r.ActionKey()] = value
 		keys[r.ActionKey()] = true
@@ -203,12 +203,12 @@ func (r *Router) each(ctx context.Context, change func(ing *networkingv1.Ingress
 			ing := &networkingv1.Ingress{}
 			if err := r.reader.Get(ctx, ctrl.ObjectKey{Namespace: r.ro.Namespace, Name: name}, ing); err != nil {
 				if apierrors.IsNotFound(err) {
-					return fmt.Errorf("Ingress %q not found in namespace %s", name, r.ro.Namespace)
+					return fmt.Errorf("the Ingress %q not found in namespace %s", name, r.ro.Namespace)
 				}
 				return fmt.Errorf("reading Ingress %s: %w", name, err)
 			}
 			if class := Class(ing); !slices.Contains(r.classes, class) {
-				return fmt.Errorf("Ingress %s has class %q, not one the ALB router serves (%s; ramp-controller --alb-ingress-classes)", name, class, strings.Join(r.classes, ", "))
+				return fmt.Errorf("the Ingress %s has class %q, not one the ALB router serves (%s; ramp-controller --alb-ingress-classes)", name, class, strings.Join(r.classes, ", "))
 			}
 			orig := ing.DeepCopy()
 			if ing.Annotations == nil {
@@ -257,7 +257,7 @@ func readManaged(ing *networkingv1.Ingress) (map[string][]string, error) {
 	out := map[string][]string{}
 	if v, ok := ing.Annotations[ManagedAnnotationsKey]; ok && v != "" {
 		if err := json.Unmarshal([]byte(v), &out); err != nil {
-			return nil, fmt.Errorf("Ingress %s: annotation %s is not a JSON map of rollout names to annotation keys: %v", ing.Name, ManagedAnnotationsKey, err)
+			return nil, fmt.Errorf("the Ingress %s: annotation %s is not a JSON map of rollout names to annotation keys: %v", ing.Name, ManagedAnnotationsKey, err)
 		}
 	}
 	return out, nil
