@@ -156,3 +156,37 @@ func AsController(cfg *rest.Config) *rest.Config {
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: config.Username}
 	return cfg
 }
+
+// Shared is a test package's cluster and clients (see Main).
+type Shared struct {
+	Cluster *cluster.Cluster
+	// Admin is the test's own client; Counted is for the code under test,
+	// its writes counted by Writes.
+	Admin, Counted client.Client
+	Writes         *cluster.WriteCounter
+}
+
+// Main is a TestMain for a package whose tests share one cluster: it
+// starts it with Ramp's CRDs and those in crdFiles, hands it to ready, runs
+// the tests, stops the cluster and exits with the tests' code.
+func Main(m *testing.M, scheme *runtime.Scheme, crdFiles []string, ready func(Shared)) {
+	crds, err := CRDs(crdFiles...)
+	var s Shared
+	if err == nil {
+		s.Cluster, err = cluster.Start(context.Background(), cluster.Options{ExtraCRDs: crds})
+	}
+	if err == nil {
+		s.Admin, s.Counted, s.Writes, err = Clients(s.Cluster.Config(), scheme)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if s.Cluster != nil {
+			s.Cluster.Stop()
+		}
+		os.Exit(1)
+	}
+	ready(s)
+	code := m.Run()
+	s.Cluster.Stop()
+	os.Exit(code)
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -40,20 +39,9 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	crds, err := clustertest.CRDs("testdata/elbv2.k8s.aws_targetgroupbindings.yaml")
-	if err == nil {
-		shared, err = cluster.Start(context.Background(), cluster.Options{ExtraCRDs: crds})
-	}
-	if err == nil {
-		admin, router, writes, err = clustertest.Clients(shared.Config(), app.Scheme())
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	shared.Stop()
-	os.Exit(code)
+	clustertest.Main(m, app.Scheme(), []string{"testdata/elbv2.k8s.aws_targetgroupbindings.yaml"}, func(s clustertest.Shared) {
+		shared, admin, router, writes = s.Cluster, s.Admin, s.Counted, s.Writes
+	})
 }
 
 // ingress is an ALB Ingress routing / of web.example.com through the

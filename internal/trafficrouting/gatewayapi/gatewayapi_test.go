@@ -1,10 +1,7 @@
 package gatewayapi_test
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -31,22 +28,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	crds, err := clustertest.CRDs("testdata/gateway.networking.k8s.io_httproutes.yaml", "testdata/gateway.networking.k8s.io_grpcroutes.yaml")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	shared, err = cluster.Start(context.Background(), cluster.Options{ExtraCRDs: crds})
-	if err == nil {
-		admin, router, writes, err = clustertest.Clients(shared.Config(), scheme())
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	shared.Stop()
-	os.Exit(code)
+	clustertest.Main(m, scheme(), []string{"testdata/gateway.networking.k8s.io_httproutes.yaml", "testdata/gateway.networking.k8s.io_grpcroutes.yaml"}, func(s clustertest.Shared) {
+		shared, admin, router, writes = s.Cluster, s.Admin, s.Counted, s.Writes
+	})
 }
 
 // scheme has Kubernetes' and Gateway API's types.

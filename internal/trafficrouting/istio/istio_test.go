@@ -1,10 +1,7 @@
 package istio_test
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
-	"os"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,22 +26,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	crds, err := clustertest.CRDs("testdata/istio-networking.yaml")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	shared, err = cluster.Start(context.Background(), cluster.Options{ExtraCRDs: crds})
-	if err == nil {
-		admin, router, writes, err = clustertest.Clients(shared.Config(), app.Scheme())
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	shared.Stop()
-	os.Exit(code)
+	clustertest.Main(m, app.Scheme(), []string{"testdata/istio-networking.yaml"}, func(s clustertest.Shared) {
+		shared, admin, router, writes = s.Cluster, s.Admin, s.Counted, s.Writes
+	})
 }
 
 const virtualService = `

@@ -1,9 +1,7 @@
 package smi_test
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"testing"
 
@@ -30,22 +28,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	crds, err := clustertest.CRDs("testdata/split.yaml")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	shared, err = cluster.Start(context.Background(), cluster.Options{ExtraCRDs: crds})
-	if err == nil {
-		admin, router, writes, err = clustertest.Clients(shared.Config(), app.Scheme())
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	shared.Stop()
-	os.Exit(code)
+	clustertest.Main(m, app.Scheme(), []string{"testdata/split.yaml"}, func(s clustertest.Shared) {
+		shared, admin, router, writes = s.Cluster, s.Admin, s.Counted, s.Writes
+	})
 }
 
 type fixture struct {
