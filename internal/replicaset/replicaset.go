@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -61,7 +62,24 @@ func New(ro *v1alpha1.Rollout, hash string, revision int64) *appsv1.ReplicaSet {
 // digests: rs's own template carries the API server's defaults and cannot be
 // compared field by field.
 func SameTemplate(rs *appsv1.ReplicaSet, template *corev1.PodTemplateSpec) bool {
-	return rs.Annotations[v1alpha1.TemplateDigestAnnotation] == TemplateDigest(template)
+	return rs.Annotations[v1alpha1.TemplateDigestAnnotation] == TemplateDigest(template) || Runs(rs, template)
+}
+
+// Runs reports whether template is, field for field, the template rs runs
+// (defaults included) but for the hash label: what `ramp undo` copies from
+// an old ReplicaSet into the Rollout.
+func Runs(rs *appsv1.ReplicaSet, template *corev1.PodTemplateSpec) bool {
+	have := rs.Spec.Template.DeepCopy()
+	delete(have.Labels, HashLabel)
+	if len(have.Labels) == 0 {
+		have.Labels = nil
+	}
+	want := template
+	if len(want.Labels) == 0 && want.Labels != nil {
+		want = want.DeepCopy()
+		want.Labels = nil
+	}
+	return apiequality.Semantic.DeepEqual(have, want)
 }
 
 // Hash returns the pod-template hash label of rs.

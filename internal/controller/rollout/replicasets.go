@@ -32,6 +32,14 @@ func (s *syncer) snapshot(ctx context.Context) error {
 	}
 	replicaset.ByRevision(s.rss)
 	s.hash = replicaset.TemplateHash(&s.ro.Spec.Template, s.status.CollisionCount)
+	for _, rs := range s.rss {
+		// A template copied back from an old ReplicaSet (undo) is that
+		// ReplicaSet's, whatever its defaults do to the hash.
+		if replicaset.Runs(rs, &s.ro.Spec.Template) {
+			s.hash = replicaset.Hash(rs)
+			break
+		}
+	}
 	if s.status.CurrentPodHash != s.hash {
 		s.startUpdate()
 	}

@@ -1,0 +1,260 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+)
+
+func newGetCommand(e *env) *cobra.Command {
+	get := &cobra.Command{Use: "get", Short: "Show a rollout or an AnalysisRun"}
+	var output string
+	var watch bool
+	ro := &cobra.Command{
+		Use:               "rollout NAME",
+		Aliases:           []string{"rollouts", "ro"},
+		Short:             "Show a rollout: status, weights, images, and its revisions, ReplicaSets, pods, AnalysisRuns and Jobs",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: e.completeRollouts,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if watch {
+				return e.watchRollout(cmd.Context(), args[0])
+			}
+			info, err := e.info(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if output != "" {
+				return printObject(e.out, output, info.ro)
+			}
+			renderRollout(e.out, info, e.now(), style{color: e.color()})
+			return nil
+		},
+	}
+	ro.Flags().BoolVarP(&watch, "watch", "w", false, "redraw on every change until interrupted")
+	ro.Flags().StringVarP(&output, "output", "o", "", "json or yaml: the Rollout object")
+	var runOutput string
+	run := &cobra.Command{
+		Use:     "analysisrun NAME",
+		Aliases: []string{"analysisruns", "ar"},
+		Short:   "Show an AnalysisRun: each metric with its measurements, values and phase",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			ns, err := e.namespace()
+			if err != nil {
+				return err
+			}
+			r := &v1alpha1.AnalysisRun{}
+			if err := cl.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: args[0]}, r); err != nil {
+				return explain(err, "analysisrun", args[0], ns)
+			}
+			if runOutput != "" {
+				return printObject(e.out, runOutput, r)
+			}
+			renderRun(e.out, r, e.now(), style{color: e.color()})
+			return nil
+		},
+	}
+	run.Flags().StringVarP(&runOutput, "output", "o", "", "json or yaml: the AnalysisRun object")
+	get.AddCommand(ro, run)
+	return get
+}
+
+// info loads a rollout and what belongs to it.
+func (e *env) info(ctx context.Context, name string) (*rolloutInfo, error) {
+	ro, err := e.rollout(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := e.client()
+	if err != nil {
+		return nil, err
+	}
+	return load(ctx, cl, ro)
+}
+
+// watchRollout redraws the rollout when it changes, and every two seconds
+// for its pods' and runs' ages, until ctx ends.
+func (e *env) watchRollout(ctx context.Context, name string) error {
+	cl, err := e.client()
+	if err != nil {
+		return err
+	}
+	ns, err := e.namespace()
+	if err != nil {
+		return err
+	}
+	if _, err := e.rollout(ctx, name); err != nil {
+		return err
+	}
+	w, err := cl.Watch(ctx, &v1alpha1.RolloutList{}, client.InNamespace(ns), client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", name)})
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	st := style{color: e.color()}
+	for {
+		info, err := e.info(ctx, name)
+		if err != nil {
+			return err
+		}
+		if st.color {
+			fmt.Fprint(e.out, "\x1b[H\x1b[2J") // home, clear
+		}
+		renderRollout(e.out, info, e.now(), st)
+		if !st.color {
+			fmt.Fprintln(e.out)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-w.ResultChan():
+			if !ok {
+				return nil
+			}
+		case <-tick.C:
+		}
+	}
+}
+
+func (e *env) completeRollouts(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	cl, err := e.client()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	ns, err := e.namespace()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	list := &v1alpha1.RolloutList{}
+	if err := cl.List(cmd.Context(), list, client.InNamespace(ns)); err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []string
+	for _, ro := range list.Items {
+		names = append(names, ro.Name)
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// printObject writes obj as json or yaml, without managedFields.
+func printObject(w io.Writer, format string, obj runtime.Object) error {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	switch format {
+	case "json":
+		b, err := json.MarshalIndent(obj, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	case "yaml":
+		b, err := yaml.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	return fmt.Errorf("--output %q: must be json or yaml", format)
+}
+
+func newListCommand(e *env) *cobra.Command {
+	list := &cobra.Command{Use: "list", Short: "List rollouts"}
+	var all bool
+	var output string
+	ro := &cobra.Command{
+		Use:     "rollouts",
+		Aliases: []string{"rollout", "ro"},
+		Short:   "List the rollouts of a namespace (-A: of every namespace)",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			var opts []client.ListOption
+			if !all {
+				ns, err := e.namespace()
+				if err != nil {
+					return err
+				}
+				opts = append(opts, client.InNamespace(ns))
+			}
+			items := &v1alpha1.RolloutList{}
+			if err := cl.List(cmd.Context(), items, opts...); err != nil {
+				return explain(err, "rollouts", "", "")
+			}
+			slices.SortFunc(items.Items, func(a, b v1alpha1.Rollout) int {
+				return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+			})
+			if output != "" {
+				for i := range items.Items {
+					items.Items[i].ManagedFields = nil
+				}
+				return printObject(e.out, output, items)
+			}
+			renderList(e.out, items.Items, all, style{color: e.color()})
+			return nil
+		},
+	}
+	ro.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list the rollouts of every namespace")
+	ro.Flags().StringVarP(&output, "output", "o", "", "json or yaml: the Rollout objects")
+	list.AddCommand(ro)
+	return list
+}
+
+func renderList(w io.Writer, items []v1alpha1.Rollout, namespaces bool, st style) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if namespaces {
+		fmt.Fprint(tw, "NAMESPACE\t")
+	}
+	fmt.Fprintln(tw, "NAME\tSTRATEGY\tSTATUS\tSTEP\tSET-WEIGHT\tREADY\tDESIRED\tUP-TO-DATE\tAVAILABLE")
+	for i := range items {
+		ro := &items[i]
+		if namespaces {
+			fmt.Fprintf(tw, "%s\t", ro.Namespace)
+		}
+		strategy, step, weight := "BlueGreen", "-", "-"
+		if c := ro.Spec.Strategy.Canary; c != nil {
+			strategy = "Canary"
+			if n := len(c.Steps); n > 0 {
+				idx := min(int(deref(ro.Status.CurrentStepIndex)), n)
+				step = fmt.Sprintf("%d/%d", idx, n)
+			}
+			weight = fmt.Sprint(actualWeight(ro))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\n", ro.Name, strategy, st.status(phase(ro)), step, weight,
+			ro.Status.ReadyReplicas, ro.Status.Replicas, ro.Spec.GetReplicas(), ro.Status.UpdatedReplicas, ro.Status.AvailableReplicas)
+	}
+	_ = tw.Flush()
+}
+
+func deref(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
