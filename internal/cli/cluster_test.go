@@ -6,13 +6,21 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
@@ -247,4 +255,154 @@ func ptrInt(p *int32) int32 {
 		return -1
 	}
 	return *p
+}
+
+// An AnalysisRun started from a template with an argument, shown, and
+// terminated.
+func TestAnalysisRunThroughTheCLI(t *testing.T) {
+	ns := clustertest.Namespace(t, admin)
+	kpi := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"errors": %d}`, len(r.URL.Query().Get("service")))
+	}))
+	t.Cleanup(kpi.Close)
+	manifest := filepath.Join(t.TempDir(), "template.yaml")
+	if err := os.WriteFile(manifest, []byte(`apiVersion: ramp.dev/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: errors}
+spec:
+  args: [{name: service}]
+  metrics:
+  - name: errors
+    interval: 1h
+    successCondition: result < 10
+    provider:
+      web: {url: "`+kpi.URL+`/?service={{args.service}}", jsonPath: "{.errors}"}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRamp(t, ns, "create", "-f", manifest)
+	expectLine(t, mustRamp(t, ns, "create", "analysisrun", "--from", "errors", "--name", "check", "--argument", "service=web"), `analysisrun "check" created from template "errors"`)
+	_, err := ramp(t, ns, "create", "analysisrun", "--from", "errors", "--name", "check2")
+	expectError(t, err, `template "errors" needs argument "service": pass --argument service=VALUE`)
+	eventually(t, "one measurement", func() (bool, string) {
+		run := &v1alpha1.AnalysisRun{}
+		if err := admin.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "check"}, run); err != nil {
+			t.Fatal(err)
+		}
+		return len(run.Status.MetricResults) == 1 && run.Status.MetricResults[0].Count == 1, fmt.Sprint(run.Status.MetricResults)
+	})
+	golden(t, "analysisrun-running.txt", normalise(mustRamp(t, ns, "get", "analysisrun", "check"), ns))
+	expectLine(t, mustRamp(t, ns, "terminate", "analysisrun", "check"), `analysisrun "check" terminated`)
+	eventually(t, "terminated", func() (bool, string) {
+		run := &v1alpha1.AnalysisRun{}
+		if err := admin.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "check"}, run); err != nil {
+			t.Fatal(err)
+		}
+		return run.Status.Phase.Completed(), string(run.Status.Phase)
+	})
+	_, err = ramp(t, ns, "terminate", "analysisrun", "check")
+	expectError(t, err, `analysisrun "check" has already finished`)
+}
+
+// requests records the API requests the CLI makes.
+type requests struct {
+	mu   sync.Mutex
+	urls []string
+}
+
+func (r *requests) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		r.mu.Lock()
+		r.urls = append(r.urls, req.Method+" "+req.URL.RequestURI())
+		r.mu.Unlock()
+		return rt.RoundTrip(req)
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// getRollout runs `ramp get rollout name` in ns and returns the requests
+// it made.
+func getRollout(tb testing.TB, ns, name string) []string {
+	rec := &requests{}
+	var out bytes.Buffer
+	cmd := cli.New("ramp", cli.Options{Out: &out, Err: &out, WrapTransport: rec.wrap})
+	cmd.SetArgs([]string{"--kubeconfig", kubeconfig, "-n", ns, "get", "rollout", name})
+	if err := cmd.Execute(); err != nil {
+		tb.Fatalf("%v\n%s", err, out.String())
+	}
+	return rec.urls
+}
+
+// `get rollout` asks only for what belongs to the rollout: every list has
+// a label selector; the namespace is never listed whole.
+func TestGetRolloutListsOnlyWhatIsItsOwn(t *testing.T) {
+	ns := clustertest.Namespace(t, admin)
+	mustRamp(t, ns, "create", "-f", "testdata/canary.yaml")
+	mustRamp(t, ns, "status", "web", "--timeout", "60s")
+	urls := getRollout(t, ns, "web")
+	lists := 0
+	for _, u := range urls {
+		// Discovery (/api, /apis) aside, every read is the rollout itself or
+		// a list by label.
+		if strings.HasPrefix(u, "GET") && strings.Contains(u, "/namespaces/") && !strings.Contains(u, "/rollouts/web") {
+			lists++
+			if !strings.Contains(u, "labelSelector=") {
+				t.Errorf("a request without a label selector: %s", u)
+			}
+		}
+	}
+	if lists != 3 {
+		t.Errorf("%d requests, %d lists:\n%s", len(urls), lists, strings.Join(urls, "\n"))
+	}
+}
+
+// BenchmarkGetRolloutAmong10000Objects times `ramp get rollout` for a
+// rollout whose namespace also holds 10,000 unrelated pods and 10,000
+// unrelated ReplicaSets (Argo Rollouts' users' issue #1711: 40 s).
+func BenchmarkGetRolloutAmong10000Objects(b *testing.B) {
+	ns := "bench-get-rollout"
+	ctx := context.Background()
+	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < 10000; i += 8 {
+				labels := map[string]string{"app": fmt.Sprintf("other-%d", i)}
+				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("other-%d", i), Namespace: ns, Labels: labels},
+					Spec: corev1.PodSpec{NodeName: "elsewhere", Containers: []corev1.Container{{Name: "a", Image: "a"}}}}
+				rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("other-%d", i), Namespace: ns, Labels: labels},
+					Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](0), Selector: &metav1.LabelSelector{MatchLabels: labels},
+						Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod.Spec}}}
+				for _, o := range []client.Object{pod, rs} {
+					if err := admin.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd := cli.New("ramp", cli.Options{Out: &out, Err: &out})
+	cmd.SetArgs([]string{"--kubeconfig", kubeconfig, "-n", ns, "create", "-f", "testdata/canary.yaml"})
+	if err := cmd.Execute(); err != nil && !strings.Contains(out.String()+err.Error(), "already exists") {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		getRollout(b, ns, "web")
+	}
 }

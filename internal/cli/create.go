@@ -87,6 +87,11 @@ func newCreateCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for _, a := range spec.Args {
+				if a.Value == nil && a.ValueFrom == nil {
+					return fmt.Errorf("template %q needs argument %q: pass --argument %s=VALUE", from, a.Name, a.Name)
+				}
+			}
 			run := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Namespace: ns}, Spec: *spec}
 			if name != "" {
 				run.Name = name

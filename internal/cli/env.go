@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"time"
 
@@ -30,6 +31,9 @@ type Options struct {
 	// Config overrides the kubeconfig flags (tests point it at their
 	// cluster).
 	Config genericclioptions.RESTClientGetter
+	// WrapTransport wraps the API client's transport (tests record the
+	// requests).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // env is what every command shares: the kubeconfig flags, the output and
@@ -42,6 +46,7 @@ type env struct {
 	clock   clock.PassiveClock
 	noColor bool
 	cl      client.WithWatch
+	wrap    func(http.RoundTripper) http.RoundTripper
 }
 
 func scheme() *runtime.Scheme {
@@ -66,6 +71,9 @@ func (e *env) client() (client.WithWatch, error) {
 		return nil, err
 	}
 	cfg.ContentType, cfg.AcceptContentTypes = "application/json", "application/json"
+	if e.wrap != nil {
+		cfg.Wrap(e.wrap)
+	}
 	e.cl, err = client.NewWithWatch(cfg, client.Options{Scheme: scheme()})
 	return e.cl, err
 }

@@ -21,7 +21,7 @@ func NewRootCommand(argv0 string) *cobra.Command {
 
 // New is the ramp command built with opts.
 func New(argv0 string, opts Options) *cobra.Command {
-	e := &env{flags: genericclioptions.NewConfigFlags(true), out: opts.Out, errOut: opts.Err, clock: opts.Clock, getter: opts.Config}
+	e := &env{flags: genericclioptions.NewConfigFlags(true), out: opts.Out, errOut: opts.Err, clock: opts.Clock, getter: opts.Config, wrap: opts.WrapTransport}
 	if e.out == nil {
 		e.out = os.Stdout
 	}
