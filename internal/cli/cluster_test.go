@@ -406,3 +406,53 @@ func BenchmarkGetRolloutAmong10000Objects(b *testing.B) {
 		getRollout(b, ns, "web")
 	}
 }
+
+// A user without the permission gets a message that says so, and a
+// non-zero exit.
+func TestActionsWithoutPermission(t *testing.T) {
+	ns := clustertest.Namespace(t, admin)
+	mustRamp(t, ns, "create", "-f", "testdata/canary.yaml")
+	_, err := ramp(t, ns, "--as", "nobody", "pause", "web")
+	expectError(t, err, `not allowed to read rollout "web" in namespace "`+ns+`"`)
+	_, err = ramp(t, ns, "--as", "nobody", "list", "rollouts")
+	expectError(t, err, "forbidden")
+}
+
+// get rollout -w redraws when the rollout changes, until interrupted.
+func TestGetRolloutWatch(t *testing.T) {
+	ns := clustertest.Namespace(t, admin)
+	mustRamp(t, ns, "create", "-f", "testdata/canary.yaml")
+	mustRamp(t, ns, "status", "web", "--timeout", "60s")
+	var out syncBuffer
+	cmd := cli.New("ramp", cli.Options{Out: &out, Err: &out})
+	cmd.SetArgs([]string{"--kubeconfig", kubeconfig, "-n", ns, "get", "rollout", "web", "-w"})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	eventually(t, "first drawing", func() (bool, string) { return regexp.MustCompile(`Status:\s+Healthy`).MatchString(out.String()), out.String() })
+	mustRamp(t, ns, "set", "image", "web", "app=example/web:2")
+	eventually(t, "redrawn at the pause", func() (bool, string) {
+		return regexp.MustCompile(`Status:\s+Paused`).MatchString(out.String()), out.String()
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("interrupted watch: %v", err)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

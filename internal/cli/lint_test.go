@@ -182,3 +182,22 @@ func TestManifestErrorsNameTheDocument(t *testing.T) {
 		t.Errorf("no -f: %v", err)
 	}
 }
+
+func TestStyle(t *testing.T) {
+	if got := (style{}).status("Paused"); got != "Paused" {
+		t.Errorf("plain: %q", got)
+	}
+	if got := (style{color: true}).status("Degraded"); got != "\x1b[31m✖ Degraded\x1b[0m" {
+		t.Errorf("colour: %q", got)
+	}
+	if got := (style{color: true}).status("Healthy"); got != "\x1b[32m✔ Healthy\x1b[0m" {
+		t.Errorf("colour: %q", got)
+	}
+}
+
+func TestCompletionAndVersionNeedNoCluster(t *testing.T) {
+	out, _, err := runOffline(t, "completion", "bash")
+	if err != nil || !strings.Contains(out, "bash completion") {
+		t.Errorf("completion bash: %v", err)
+	}
+}
