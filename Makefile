@@ -34,6 +34,16 @@ build: ## Build ramp, kubectl-ramp, ramp-controller and ramp-sandbox into bin/.
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 	cp $(BIN)/ramp $(BIN)/kubectl-ramp
 
+# Where `make install` puts ramp and kubectl-ramp: GOBIN, else GOPATH/bin.
+INSTALL_DIR ?= $(shell d=$$($(GO) env GOBIN); [ -n "$$d" ] && echo $$d || echo $$($(GO) env GOPATH)/bin)
+
+.PHONY: install
+install: ## Install ramp and the kubectl plugin kubectl-ramp into INSTALL_DIR (default: go env GOBIN, else GOPATH/bin).
+	mkdir -p $(INSTALL_DIR)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(INSTALL_DIR)/ramp ./cmd/ramp
+	cp $(INSTALL_DIR)/ramp $(INSTALL_DIR)/kubectl-ramp
+	@case ":$$PATH:" in *":$(INSTALL_DIR):"*) ;; *) echo "add $(INSTALL_DIR) to PATH to run ramp and kubectl ramp";; esac
+
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRDs from the API types.
 	cd api && $(CONTROLLER_GEN) object:headerFile=../hack/boilerplate.go.txt paths=./...
@@ -70,6 +80,7 @@ fuzz: ## Fuzz the validators, conditions, argument substitution and JSON paths f
 bench: ## Print the cluster start-up time, API writes per canary step and per measurement, the cost of finished runs at rest, and other figures.
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/cluster ./internal/controller/rollout ./internal/controller/analysisrun
 	$(GO) test -run '^$$' -bench . ./internal/analysis
+	$(GO) test -run '^$$' -bench GetRollout -benchtime 10x ./internal/cli
 
 $(CONTROLLER_GEN): hack/tools/go.mod
 	cd hack/tools && GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen

@@ -45,7 +45,7 @@ func newLintCommand(e *env) *cobra.Command {
 				problems += len(found)
 			}
 			if problems > 0 {
-				return fmt.Errorf("%s: %d %s in %d Ramp objects: %w", file, problems, plural(problems, "problem", "problems"), checked, ErrLint)
+				return fmt.Errorf("%s: %d %s in %d Ramp %s: %w", file, problems, plural(problems, "problem", "problems"), checked, plural(checked, "object", "objects"), ErrLint)
 			}
 			_, err = fmt.Fprintf(e.out, "%s: %d Ramp %s, no problems\n", file, checked, plural(checked, "object", "objects"))
 			return err

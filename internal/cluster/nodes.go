@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -226,6 +227,9 @@ func (s *nodeSim) sync(ctx context.Context, key types.NamespacedName) (time.Dura
 	}
 	if pod.Spec.NodeName == "" {
 		return 0, s.bind(ctx, pod)
+	}
+	if !slices.Contains(s.nodes, pod.Spec.NodeName) {
+		return 0, nil // another node's pod: not ours to run
 	}
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return 0, nil
