@@ -429,7 +429,9 @@ func TestGetRolloutWatch(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()
-	eventually(t, "first drawing", func() (bool, string) { return regexp.MustCompile(`Status:\s+Healthy`).MatchString(out.String()), out.String() })
+	eventually(t, "first drawing", func() (bool, string) {
+		return regexp.MustCompile(`Status:\s+Healthy`).MatchString(out.String()), out.String()
+	})
 	mustRamp(t, ns, "set", "image", "web", "app=example/web:2")
 	eventually(t, "redrawn at the pause", func() (bool, string) {
 		return regexp.MustCompile(`Status:\s+Paused`).MatchString(out.String()), out.String()
