@@ -46,6 +46,18 @@ type NodeOptions struct {
 	// CrashPeriod is the time between two restarts of a crash-looping
 	// container. Defaults to 1s.
 	CrashPeriod time.Duration
+	// Server, when set, serves pods for real (the sandbox's demo
+	// application): the nodes tell it when a pod runs with its IP, and when
+	// it stops.
+	Server PodServer
+}
+
+// PodServer runs what a pod would run. Run is called each time the nodes
+// look at a running pod that has its IP (it must be idempotent); Stop when
+// the pod stops, is deleted or is gone.
+type PodServer interface {
+	Run(pod *corev1.Pod)
+	Stop(pod types.NamespacedName)
 }
 
 func (o NodeOptions) withDefaults() NodeOptions {
@@ -210,10 +222,16 @@ func (s *nodeSim) processNext(ctx context.Context) bool {
 func (s *nodeSim) sync(ctx context.Context, key types.NamespacedName) (time.Duration, error) {
 	obj, exists, err := s.pods.GetByKey(key.String())
 	if err != nil || !exists {
+		if err == nil && s.opts.Server != nil {
+			s.opts.Server.Stop(key)
+		}
 		return 0, err
 	}
 	pod := obj.(*corev1.Pod)
 	if pod.DeletionTimestamp != nil {
+		if s.opts.Server != nil {
+			s.opts.Server.Stop(key)
+		}
 		// The containers stop at once; the kubelet's last word is the final
 		// delete.
 		err := s.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
@@ -232,11 +250,19 @@ func (s *nodeSim) sync(ctx context.Context, key types.NamespacedName) (time.Dura
 		return 0, nil // another node's pod: not ours to run
 	}
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		if s.opts.Server != nil {
+			s.opts.Server.Stop(key)
+		}
 		return 0, nil
 	}
 	status, requeue, err := s.desiredStatus(pod)
 	if err != nil {
 		return 0, err
+	}
+	if s.opts.Server != nil && status.Phase == corev1.PodRunning && status.PodIP != "" {
+		running := pod.DeepCopy()
+		running.Status = *status
+		s.opts.Server.Run(running)
 	}
 	if apiequality.Semantic.DeepEqual(status, &pod.Status) {
 		return requeue, nil

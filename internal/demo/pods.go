@@ -1,0 +1,98 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/rampdev/ramp/internal/cluster"
+)
+
+// Pods serves demo pods for real: an HTTP server per pod, bound to the
+// pod's IP (in 127.0.0.0/8, so on this machine) and Port.
+type Pods struct {
+	mu      sync.Mutex
+	servers map[types.NamespacedName]*podServer
+	closed  bool
+}
+
+type podServer struct {
+	uid types.UID
+	srv *http.Server
+}
+
+var _ cluster.PodServer = (*Pods)(nil)
+
+// NewPods is a Pods serving nothing yet.
+func NewPods() *Pods { return &Pods{servers: map[types.NamespacedName]*podServer{}} }
+
+// Run starts the pod's server if it runs the demo image and is not served
+// yet.
+func (p *Pods) Run(pod *corev1.Pod) {
+	app, ok := AppFor(pod)
+	if !ok {
+		return
+	}
+	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	if s, ok := p.servers[key]; ok {
+		if s.uid == pod.UID {
+			return
+		}
+		stop(s)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(Port)))
+	if err != nil {
+		return // the nodes call again; the pod stays unserved until then
+	}
+	srv := &http.Server{Handler: app, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	p.servers[key] = &podServer{uid: pod.UID, srv: srv}
+}
+
+// Stop stops the pod's server, if any.
+func (p *Pods) Stop(key types.NamespacedName) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s, ok := p.servers[key]; ok {
+		stop(s)
+		delete(p.servers, key)
+	}
+}
+
+// Serving counts the pods served now.
+func (p *Pods) Serving() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.servers)
+}
+
+// Close stops every server; later Runs are ignored.
+func (p *Pods) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for k, s := range p.servers {
+		stop(s)
+		delete(p.servers, k)
+	}
+}
+
+func stop(s *podServer) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		_ = s.srv.Close()
+	}
+}
