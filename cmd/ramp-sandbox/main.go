@@ -31,6 +31,7 @@ import (
 
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
+	"github.com/rampdev/ramp/internal/demo"
 )
 
 // terminal is where this command's own errors go: the original stderr.
@@ -59,12 +60,20 @@ func run() error {
 	dir := fs.String("dir", ".ramp-sandbox", "directory for the sandbox's state and kubeconfig")
 	logFile := fs.String("log", "", "file for the control plane's logs (default DIR/control-plane.log)")
 	noController := fs.Bool("no-controller", false, "do not run ramp-controller in-process (run it, or a test, separately)")
+	withDemo := fs.Bool("demo", false, "serve the demo application, give Services local listeners, run Prometheus and traffic, and create the demo rollouts")
+	rps := fs.Int("demo-rps", 20, "requests per second the demo's traffic generator sends")
+	fresh := fs.Bool("fresh", false, "start from nothing: remove DIR's state first")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
 	}
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
 		return err
+	}
+	if *fresh {
+		if err := os.RemoveAll(abs); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return err
@@ -89,7 +98,14 @@ func run() error {
 
 	start := time.Now()
 	fmt.Printf("ramp-sandbox: starting a cluster in %s\n", abs)
-	c, err := cluster.Start(ctx, cluster.Options{Dir: abs, Log: log})
+	opts := cluster.Options{Dir: abs, Log: log}
+	var pods *demo.Pods
+	if *withDemo {
+		pods = demo.NewPods()
+		defer pods.Close()
+		opts.Nodes.Server = pods
+	}
+	c, err := cluster.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -104,8 +120,22 @@ func run() error {
 			close(controllerDone)
 		}()
 	}
+	var next []string
+	if *withDemo {
+		d, err := startDemo(ctx, c, pods, abs, *rps)
+		if err != nil {
+			stop() // the in-process controller stops before the cluster does
+			<-controllerDone
+			return err
+		}
+		defer d.stop()
+		next = d.lines
+	}
 	fmt.Printf("ramp-sandbox: ready in %.1fs; kubeconfig: %s\n", time.Since(start).Seconds(), c.KubeconfigPath())
 	fmt.Printf("  export KUBECONFIG=%s\n", c.KubeconfigPath())
+	for _, l := range next {
+		fmt.Println(l)
+	}
 	fmt.Println("  press Ctrl-C to stop")
 	select {
 	case <-ctx.Done():

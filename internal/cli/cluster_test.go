@@ -375,9 +375,11 @@ func BenchmarkGetRolloutAmong10000Objects(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < 10000; i += 8 {
-				labels := map[string]string{"app": fmt.Sprintf("other-%d", i)}
-				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("other-%d", i), Namespace: ns, Labels: labels},
+				// Pods on a node nobody runs, ReplicaSets of 0 that select
+				// none of them: nothing in the cluster acts on either.
+				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("other-%d", i), Namespace: ns, Labels: map[string]string{"pod": fmt.Sprint(i)}},
 					Spec: corev1.PodSpec{NodeName: "elsewhere", Containers: []corev1.Container{{Name: "a", Image: "a"}}}}
+				labels := map[string]string{"rs": fmt.Sprint(i)}
 				rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("other-%d", i), Namespace: ns, Labels: labels},
 					Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](0), Selector: &metav1.LabelSelector{MatchLabels: labels},
 						Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod.Spec}}}

@@ -362,3 +362,35 @@ func TestStopRemovesTemporaryDirectory(t *testing.T) {
 	}
 	_ = apierrors.IsNotFound
 }
+
+// A Service created before its pods: its EndpointSlice, created empty,
+// is updated with the pods once they are ready (the controller's updates
+// reach the EndpointSlice CRD).
+func TestEndpointSliceOfAServiceCreatedBeforeItsPods(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.client.CoreV1().Services(e.ns).Create(e.ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "early"},
+		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "early"}, Ports: []corev1.ServicePort{{Port: 80}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(10*time.Second, "an empty slice", func() (bool, string) {
+		l, err := e.client.DiscoveryV1().EndpointSlices(e.ns).List(e.ctx, metav1.ListOptions{})
+		return err == nil && len(l.Items) == 1, fmt.Sprint(err)
+	})
+	e.createReplicaSet("early", 2, nil)
+	e.eventually(30*time.Second, "two ready endpoints", func() (bool, string) {
+		l, err := e.client.DiscoveryV1().EndpointSlices(e.ns).List(e.ctx, metav1.ListOptions{})
+		if err != nil || len(l.Items) != 1 {
+			return false, fmt.Sprint(err)
+		}
+		ready := 0
+		for _, ep := range l.Items[0].Endpoints {
+			if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
+				ready++
+			}
+		}
+		return ready == 2, fmt.Sprint(l.Items[0].Endpoints)
+	})
+}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -72,7 +73,10 @@ func startControllers(ctx context.Context, base *restclient.Config, wg *sync.Wai
 		return fmt.Errorf("creating the deployment controller: %w", err)
 	}
 
-	esClient, err := newClient("endpointslice-controller")
+	esCfg := restclient.CopyConfig(cfg)
+	restclient.AddUserAgent(esCfg, "endpointslice-controller")
+	esCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return sliceUpdates{next: rt} })
+	esClient, err := kubernetes.NewForConfig(esCfg)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,9 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
+	"strings"
 	"errors"
 	"net"
 	"net/http"
@@ -24,8 +27,10 @@ type Pods struct {
 }
 
 type podServer struct {
-	uid types.UID
-	srv *http.Server
+	uid    types.UID
+	srv    *http.Server
+	target string
+	labels map[string]string
 }
 
 var _ cluster.PodServer = (*Pods)(nil)
@@ -58,7 +63,11 @@ func (p *Pods) Run(pod *corev1.Pod) {
 	}
 	srv := &http.Server{Handler: app, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	p.servers[key] = &podServer{uid: pod.UID, srv: srv}
+	p.servers[key] = &podServer{uid: pod.UID, srv: srv, target: ln.Addr().String(), labels: map[string]string{
+		"namespace":                  pod.Namespace,
+		"pod":                        pod.Name,
+		"rollouts_pod_template_hash": pod.Labels["rollouts-pod-template-hash"],
+	}}
 }
 
 // Stop stops the pod's server, if any.
@@ -95,4 +104,23 @@ func stop(s *podServer) {
 	if err := s.srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		_ = s.srv.Close()
 	}
+}
+
+// ServeHTTP lists the pods served now in Prometheus' HTTP service
+// discovery format: one target group per pod, labelled with its
+// namespace, name and rollouts_pod_template_hash.
+func (p *Pods) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	type group struct {
+		Targets []string          `json:"targets"`
+		Labels  map[string]string `json:"labels"`
+	}
+	p.mu.Lock()
+	groups := []group{}
+	for _, s := range p.servers {
+		groups = append(groups, group{Targets: []string{s.target}, Labels: s.labels})
+	}
+	p.mu.Unlock()
+	slices.SortFunc(groups, func(a, b group) int { return strings.Compare(a.Targets[0], b.Targets[0]) })
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(groups)
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -189,4 +190,23 @@ func (s *Services) endpoints(key types.NamespacedName, portName string) []string
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Wait returns once every named Service of namespace has its listener, or
+// ctx ends.
+func (s *Services) Wait(ctx context.Context, namespace string, names ...string) error {
+	for {
+		ready := true
+		for _, n := range names {
+			ready = ready && s.Address(namespace, n) != ""
+		}
+		if ready {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
