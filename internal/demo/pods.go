@@ -3,12 +3,12 @@ package demo
 import (
 	"context"
 	"encoding/json"
-	"slices"
-	"strings"
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
