@@ -17,8 +17,8 @@ help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: ## Start ramp-sandbox: a local cluster with Ramp's CRDs (state in .ramp-sandbox/).
-	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/ramp-sandbox --dir $(SANDBOX_DIR)
+run: prometheus ## Start ramp-sandbox --demo: a local cluster, the controller, Prometheus and two demo rollouts (state in .ramp-sandbox/).
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/ramp-sandbox --demo --dir $(SANDBOX_DIR)
 
 .PHONY: test
 test: prometheus ## Run every test (API module, unit, fuzz seeds, in-process cluster, a real Prometheus).
