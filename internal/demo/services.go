@@ -153,8 +153,16 @@ func (s *Services) proxy(conn net.Conn, key types.NamespacedName, portName strin
 	if len(targets) == 0 {
 		return
 	}
-	up, err := net.Dial("tcp", targets[rand.IntN(len(targets))])
-	if err != nil {
+	// A pod that just stopped may still be listed: try the others.
+	var up net.Conn
+	for _, i := range rand.Perm(len(targets)) {
+		c, err := net.DialTimeout("tcp", targets[i], time.Second)
+		if err == nil {
+			up = c
+			break
+		}
+	}
+	if up == nil {
 		return
 	}
 	defer up.Close()
