@@ -295,17 +295,13 @@ func newTerminateCommand(e *env) *cobra.Command {
 		Short: "Stop an AnalysisRun: it takes no more measurements and ends Successful if nothing failed",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := e.analysisRun(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
 			cl, err := e.client()
 			if err != nil {
 				return err
-			}
-			ns, err := e.namespace()
-			if err != nil {
-				return err
-			}
-			r := &v1alpha1.AnalysisRun{}
-			if err := cl.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: args[0]}, r); err != nil {
-				return explain(err, "analysisrun", args[0], ns)
 			}
 			if r.Status.Phase.Completed() {
 				return fmt.Errorf("analysisrun %q has already finished (%s)", r.Name, r.Status.Phase)

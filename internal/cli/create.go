@@ -31,11 +31,7 @@ func newCreateCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := e.client()
-			if err != nil {
-				return err
-			}
-			ns, err := e.namespace()
+			cl, ns, err := e.clientIn()
 			if err != nil {
 				return err
 			}
@@ -67,11 +63,7 @@ func newCreateCommand(e *env) *cobra.Command {
 			if from == "" {
 				return fmt.Errorf("--from TEMPLATE is required")
 			}
-			cl, err := e.client()
-			if err != nil {
-				return err
-			}
-			ns, err := e.namespace()
+			cl, ns, err := e.clientIn()
 			if err != nil {
 				return err
 			}

@@ -78,6 +78,29 @@ func (e *env) client() (client.WithWatch, error) {
 	return e.cl, err
 }
 
+// clientIn is the client and the namespace the flags name.
+func (e *env) clientIn() (client.WithWatch, string, error) {
+	cl, err := e.client()
+	if err != nil {
+		return nil, "", err
+	}
+	ns, err := e.namespace()
+	return cl, ns, err
+}
+
+// analysisRun reads an AnalysisRun, with an error that names it.
+func (e *env) analysisRun(ctx context.Context, name string) (*v1alpha1.AnalysisRun, error) {
+	cl, ns, err := e.clientIn()
+	if err != nil {
+		return nil, err
+	}
+	run := &v1alpha1.AnalysisRun{}
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, run); err != nil {
+		return nil, explain(err, "analysisrun", name, ns)
+	}
+	return run, nil
+}
+
 // namespace is -n, else the kubeconfig context's, else "default".
 func (e *env) namespace() (string, error) {
 	ns, _, err := e.getter.ToRawKubeConfigLoader().Namespace()
@@ -99,11 +122,7 @@ func (e *env) color() bool {
 // rollout reads a rollout, with an error a person understands when it is
 // missing or forbidden.
 func (e *env) rollout(ctx context.Context, name string) (*v1alpha1.Rollout, error) {
-	cl, err := e.client()
-	if err != nil {
-		return nil, err
-	}
-	ns, err := e.namespace()
+	cl, ns, err := e.clientIn()
 	if err != nil {
 		return nil, err
 	}

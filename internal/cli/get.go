@@ -54,17 +54,9 @@ func newGetCommand(e *env) *cobra.Command {
 		Short:   "Show an AnalysisRun: each metric with its measurements, values and phase",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := e.client()
+			r, err := e.analysisRun(cmd.Context(), args[0])
 			if err != nil {
 				return err
-			}
-			ns, err := e.namespace()
-			if err != nil {
-				return err
-			}
-			r := &v1alpha1.AnalysisRun{}
-			if err := cl.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: args[0]}, r); err != nil {
-				return explain(err, "analysisrun", args[0], ns)
 			}
 			if runOutput != "" {
 				return printObject(e.out, runOutput, r)
@@ -94,11 +86,7 @@ func (e *env) info(ctx context.Context, name string) (*rolloutInfo, error) {
 // watchRollout redraws the rollout when it changes, and every two seconds
 // for its pods' and runs' ages, until ctx ends.
 func (e *env) watchRollout(ctx context.Context, name string) error {
-	cl, err := e.client()
-	if err != nil {
-		return err
-	}
-	ns, err := e.namespace()
+	cl, ns, err := e.clientIn()
 	if err != nil {
 		return err
 	}
@@ -138,11 +126,7 @@ func (e *env) watchRollout(ctx context.Context, name string) error {
 }
 
 func (e *env) completeRollouts(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
-	cl, err := e.client()
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	ns, err := e.namespace()
+	cl, ns, err := e.clientIn()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

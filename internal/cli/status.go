@@ -85,11 +85,7 @@ func settled(ro *v1alpha1.Rollout, want v1alpha1.RolloutPhase) (bool, error) {
 // waitFor watches the rollout until settled, printing each new phase and
 // message when progress is set.
 func (e *env) waitFor(ctx context.Context, name string, want v1alpha1.RolloutPhase, progress bool) (*v1alpha1.Rollout, error) {
-	cl, err := e.client()
-	if err != nil {
-		return nil, err
-	}
-	ns, err := e.namespace()
+	cl, ns, err := e.clientIn()
 	if err != nil {
 		return nil, err
 	}
