@@ -26,7 +26,8 @@ import (
 )
 
 // The sandbox as a newcomer runs it: the real binary, its ready line, its
-// kubeconfig, and a clean stop on SIGINT.
+// kubeconfig, and a clean stop on SIGINT. It runs the demo on a machine
+// without Prometheus: the sandbox says so in one line and runs the rest.
 func TestSandboxServesAndStopsOnSIGINT(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "ramp-sandbox")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -35,7 +36,8 @@ func TestSandboxServesAndStopsOnSIGINT(t *testing.T) {
 		t.Fatalf("building ramp-sandbox: %v", err)
 	}
 	dir := filepath.Join(t.TempDir(), "x")
-	cmd := exec.Command(bin, "--dir", dir)
+	cmd := exec.Command(bin, "--dir", dir, "--demo")
+	cmd.Env = append(os.Environ(), "PATH="+t.TempDir()) // no prometheus on it
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +59,7 @@ func TestSandboxServesAndStopsOnSIGINT(t *testing.T) {
 	defer func() { _ = cmd.Process.Kill() }()
 
 	kubeconfig := filepath.Join(dir, "kubeconfig")
-	readyLine := ""
+	readyLine, noPrometheus := "", 0
 	deadline := time.After(2 * time.Minute)
 	for readyLine == "" {
 		select {
@@ -65,12 +67,18 @@ func TestSandboxServesAndStopsOnSIGINT(t *testing.T) {
 			if !ok {
 				t.Fatal("ramp-sandbox exited before it was ready")
 			}
+			if strings.Contains(l, "prometheus is not installed") {
+				noPrometheus++
+			}
 			if strings.Contains(l, "ready") {
 				readyLine = l
 			}
 		case <-deadline:
 			t.Fatal("no ready line within 2 minutes")
 		}
+	}
+	if noPrometheus != 1 {
+		t.Errorf("%d lines say prometheus is not installed, want 1", noPrometheus)
 	}
 	if !strings.Contains(readyLine, kubeconfig) {
 		t.Errorf("ready line %q does not name the kubeconfig %s", readyLine, kubeconfig)
