@@ -69,17 +69,29 @@ func SameTemplate(rs *appsv1.ReplicaSet, template *corev1.PodTemplateSpec) bool 
 // (defaults included) but for the hash label: what `ramp undo` copies from
 // an old ReplicaSet into the Rollout.
 func Runs(rs *appsv1.ReplicaSet, template *corev1.PodTemplateSpec) bool {
-	have := rs.Spec.Template.DeepCopy()
-	delete(have.Labels, HashLabel)
-	if len(have.Labels) == 0 {
-		have.Labels = nil
+	// Compared without copying the templates: this runs for every owned
+	// ReplicaSet on every reconcile, and usually fails on the spec (the
+	// Rollout's template lacks the API server's defaults).
+	if !apiequality.Semantic.DeepEqual(rs.Spec.Template.Spec, template.Spec) {
+		return false
 	}
-	want := template
-	if len(want.Labels) == 0 && want.Labels != nil {
-		want = want.DeepCopy()
-		want.Labels = nil
+	have, want := rs.Spec.Template.ObjectMeta, template.ObjectMeta // shallow copies
+	haveLabels, wantLabels := have.Labels, want.Labels
+	have.Labels, want.Labels = nil, nil
+	if !apiequality.Semantic.DeepEqual(have, want) {
+		return false
 	}
-	return apiequality.Semantic.DeepEqual(have, want)
+	for k, v := range haveLabels {
+		if k != HashLabel && wantLabels[k] != v {
+			return false
+		}
+	}
+	for k := range wantLabels {
+		if _, ok := haveLabels[k]; !ok || k == HashLabel {
+			return false
+		}
+	}
+	return true
 }
 
 // Hash returns the pod-template hash label of rs.

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rampdev/ramp/config"
+	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
 )
 
@@ -189,4 +190,26 @@ func Main(m *testing.M, scheme *runtime.Scheme, crdFiles []string, ready func(Sh
 	code := m.Run()
 	s.Cluster.Stop()
 	os.Exit(code)
+}
+
+// StartController runs ramp-controller with opts against cfg's cluster, as
+// its ServiceAccount with the permissions it ships with (InstallRBAC), until
+// the test ends.
+func StartController(t testing.TB, cfg *rest.Config, opts app.Options) {
+	t.Helper()
+	if err := InstallRBAC(cfg); err != nil {
+		t.Fatal(err)
+	}
+	opts.SkipControllerNameValidation = true
+	mgr, err := app.NewManager(AsController(cfg), opts)
+	if err == nil {
+		err = app.Setup(mgr, opts)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 }

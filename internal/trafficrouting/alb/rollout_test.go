@@ -1,7 +1,6 @@
 package alb_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -34,28 +33,14 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 
 // startController runs ramp-controller (built-in routers, the AnalysisRun
 // controller, AWS verification against the local ELBv2 server unless aws
-// is nil) as its
-// ServiceAccount, with the permissions it ships with, until the test ends.
+// is nil) as its ServiceAccount until the test ends.
 func startController(t *testing.T, aws *elbv2test.Server) {
 	t.Helper()
-	opts := app.Options{SkipControllerNameValidation: true}
+	var opts app.Options
 	if aws != nil {
 		opts.AWS = app.AWSOptions{VerifyTargetGroup: true, ELB: aws.Client(), VerifyInterval: 200 * time.Millisecond}
 	}
-	if err := clustertest.InstallRBAC(shared.Config()); err != nil {
-		t.Fatal(err)
-	}
-	mgr, err := app.NewManager(clustertest.AsController(shared.Config()), opts)
-	if err == nil {
-		err = app.Setup(mgr, opts)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	clustertest.StartController(t, shared.Config(), opts)
 }
 
 // kpi is an HTTP endpoint the analysis measures; answer changes its body.

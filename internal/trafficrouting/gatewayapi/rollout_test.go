@@ -1,7 +1,6 @@
 package gatewayapi_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,21 +24,11 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 }
 
 // startController runs ramp-controller (its built-in routers) against the
-// test cluster until the test ends, and returns a client with Ramp's types.
+// test cluster, as its ServiceAccount, until the test ends, and returns a
+// client with Ramp's types.
 func startController(t *testing.T) client.Client {
 	t.Helper()
-	opts := app.Options{SkipControllerNameValidation: true, WithoutAnalysisRuns: true}
-	mgr, err := app.NewManager(shared.Config(), opts)
-	if err == nil {
-		err = app.Setup(mgr, opts)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	clustertest.StartController(t, shared.Config(), app.Options{WithoutAnalysisRuns: true})
 	cl, err := client.New(shared.Config(), client.Options{Scheme: app.Scheme()})
 	if err != nil {
 		t.Fatal(err)
