@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rampdev/ramp/internal/cluster/clustertest"
 )
 
 // TestREADMEQuickstart runs the README's quickstart as a newcomer would:
@@ -114,9 +116,9 @@ func TestREADMEQuickstart(t *testing.T) {
 	if err := watch.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; !strings.Contains(watched.String(), "Healthy") && i < 600; i++ {
-		time.Sleep(100 * time.Millisecond) // polling a child process's output
-	}
+	clustertest.Eventually(t, time.Minute, "ramp get rollout -w drew a Healthy rollout", func() (bool, string) {
+		return strings.Contains(watched.String(), "Healthy"), watched.String()
+	})
 	_ = watch.Process.Signal(os.Interrupt)
 	_ = watch.Wait()
 	if !strings.Contains(watched.String(), "Name:") || !strings.Contains(watched.String(), "demo-canary") {
@@ -146,15 +148,10 @@ func TestREADMEQuickstart(t *testing.T) {
 		}
 		// Every answer is green again once the aborted pods are out of
 		// the Service's endpoints (as with kube-proxy, that lags a little).
-		got := ""
-		for i := 0; got != "green" && i < 100; i++ {
-			if got = answers(t, dir, name); got != "green" {
-				time.Sleep(100 * time.Millisecond) // between two rounds of requests
-			}
-		}
-		if got != "green" {
-			t.Errorf("%s answers %q after the bad release was aborted", name, got)
-		}
+		clustertest.Eventually(t, 10*time.Second, name+" answers green only, after the bad release was aborted", func() (bool, string) {
+			got := answers(t, dir, name)
+			return got == "green", got
+		})
 	}
 
 	if err := sandbox.Process.Signal(syscall.SIGTERM); err != nil {
