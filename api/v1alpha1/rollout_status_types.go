@@ -18,6 +18,16 @@ type RolloutStatus struct {
 	// ControllerPause is true when the controller paused the rollout.
 	// +optional
 	ControllerPause bool `json:"controllerPause,omitempty"`
+	// PausedOnRuns names the Inconclusive AnalysisRuns of this update the
+	// rollout has paused on. It is written in the same status write as the
+	// InconclusiveAnalysisRun pause condition and kept when a person
+	// promotes (clears pauseConditions), so a run named here without that
+	// condition was promoted past, and a promotion can never race the
+	// record of the pause. Cleared when the update ends or is retried.
+	// Ramp's own: Argo Rollouts keeps no such record.
+	// +optional
+	// +listType=set
+	PausedOnRuns []string `json:"pausedOnRuns,omitempty"`
 	// AbortedAt is when the update was aborted.
 	// +optional
 	AbortedAt *metav1.Time `json:"abortedAt,omitempty"`

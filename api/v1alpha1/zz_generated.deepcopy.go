@@ -2502,6 +2502,11 @@ func (in *RolloutStatus) DeepCopyInto(out *RolloutStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.PausedOnRuns != nil {
+		in, out := &in.PausedOnRuns, &out.PausedOnRuns
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.AbortedAt != nil {
 		in, out := &in.AbortedAt, &out.AbortedAt
 		*out = (*in).DeepCopy()

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -114,42 +114,33 @@ func (s *syncer) verdict(ctx context.Context, run *v1alpha1.AnalysisRun, kind st
 		}
 		return false
 	case v1alpha1.AnalysisPhaseInconclusive:
-		return s.inconclusive(ctx, run, kind)
+		return s.inconclusive(run, kind)
 	default:
 		return false
 	}
 }
 
-// pauseRecordedAnnotation marks an Inconclusive run whose pause the
-// rollout's status holds. A marked run without the pause condition means a
-// person promoted past it.
-const pauseRecordedAnnotation = "ramp.dev/inconclusive-pause-recorded"
-
 // inconclusive pauses the release on an Inconclusive run until a person
-// promotes it, and reports whether it may go on. The pause is recorded in
-// two steps (the status, then a mark on the run) so that a restart at any
-// point neither loses the pause nor skips it.
-func (s *syncer) inconclusive(ctx context.Context, run *v1alpha1.AnalysisRun, kind string) bool {
+// promotes it, and reports whether it may go on. The pause condition and
+// the run's name in status.pausedOnRuns are written together, in one status
+// write: a named run without the condition was promoted past, whenever the
+// promotion came and whatever restarts happened around it.
+func (s *syncer) inconclusive(run *v1alpha1.AnalysisRun, kind string) bool {
 	paused := pauseCondition(s.status, v1alpha1.PauseReasonInconclusiveAnalysis) != nil
-	_, marked := run.Annotations[pauseRecordedAnnotation]
-	switch {
-	case !paused && marked:
+	recorded := slices.Contains(s.status.PausedOnRuns, run.Name)
+	if !paused && recorded {
 		return true // promoted past it
-	case !paused:
+	}
+	if !paused {
 		s.status.PauseConditions = append(s.status.PauseConditions, v1alpha1.PauseCondition{
 			Reason: v1alpha1.PauseReasonInconclusiveAnalysis, StartTime: metav1.NewTime(s.now),
 		})
 		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutPaused, "Rollout is paused: %s AnalysisRun %s is Inconclusive", kind, run.Name)
-	case !marked:
-		patch := ctrl.MergeFrom(run.DeepCopy())
-		if run.Annotations == nil {
-			run.Annotations = map[string]string{}
-		}
-		run.Annotations[pauseRecordedAnnotation] = "true"
-		if err := s.r.Client.Patch(ctx, run, patch); err != nil {
-			// Tried again on the next reconcile; the pause holds meanwhile.
-			s.after(time.Second)
-		}
+	}
+	if !recorded {
+		// Also when another run's pause already holds the rollout: one
+		// promotion goes past both.
+		s.status.PausedOnRuns = append(s.status.PausedOnRuns, run.Name)
 	}
 	return false
 }
@@ -170,6 +161,7 @@ func (s *syncer) deleteRuns(ctx context.Context) error {
 	s.status.BlueGreen.PostPromotionAnalysisRunStatus = nil
 	s.status.Canary.CurrentStepAnalysisRunStatus = nil
 	s.status.Canary.CurrentBackgroundAnalysisRunStatus = nil
+	s.status.PausedOnRuns = nil // the runs come again under the same names
 	return nil
 }
 

@@ -2,6 +2,7 @@ package rollout_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,12 +203,11 @@ func TestInconclusiveAnalysisPausesUntilPromoted(t *testing.T) {
 	if len(ro.Status.PauseConditions) != 1 || ro.Status.PauseConditions[0].Reason != v1alpha1.PauseReasonInconclusiveAnalysis {
 		t.Fatalf("pause conditions %+v", ro.Status.PauseConditions)
 	}
+	if want := []string{"inc-" + v2 + "-pre"}; !slices.Equal(ro.Status.PausedOnRuns, want) {
+		t.Fatalf("pausedOnRuns %v, want %v (written with the pause condition)", ro.Status.PausedOnRuns, want)
+	}
 	// The pause survives a restart of the controller.
 	restartController(t)
-	e.eventually(10*time.Second, "the run marked as paused on", func() (bool, string) {
-		_, ok := e.run("inc-" + v2 + "-pre").Annotations["ramp.dev/inconclusive-pause-recorded"]
-		return ok, ""
-	})
 	if ro := e.waitPhase("inc", v1alpha1.RolloutPhasePaused, 30*time.Second); e.selector("inc-active") == v2 {
 		t.Fatalf("switched while paused: %+v", ro.Status)
 	}

@@ -281,6 +281,7 @@ func (s *syncer) abortBlueGreen(ctx context.Context, bg *v1alpha1.BlueGreenStrat
 // resetUpdateState forgets the per-update state once an update ends.
 func (s *syncer) resetUpdateState() {
 	s.status.PauseConditions = nil
+	s.status.PausedOnRuns = nil
 	s.status.ControllerPause = false
 	s.status.PromoteFull = false
 	s.status.Abort = false
