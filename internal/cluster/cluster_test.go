@@ -48,15 +48,17 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	client := kubernetes.NewForConfigOrDie(shared.Config())
-	ns := strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
-	if len(ns) > 50 {
-		ns = ns[:50]
+	// A generated suffix, so that -count=N runs a test again in the
+	// shared cluster.
+	base := strings.Trim(strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), "-")
+	if len(base) > 50 {
+		base = strings.Trim(base[:50], "-")
 	}
-	ns = strings.Trim(ns, "-")
-	_, err := client.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	created, err := client.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: base + "-"}}, metav1.CreateOptions{})
 	if err != nil {
-		t.Fatalf("creating namespace %s: %v", ns, err)
+		t.Fatalf("creating namespace %s-: %v", base, err)
 	}
+	ns := created.Name
 	return &env{t: t, ctx: t.Context(), client: client, ns: ns}
 }
 
