@@ -60,6 +60,11 @@ func parse(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&c.opts.AWS.Region, "aws-region", "", "AWS region for --aws-verify-target-group (default: $AWS_REGION, the shared config)")
 	fs.StringVar(&c.opts.AWS.ResourceTagKey, "alb-tag-key-resource-id", "", "tag that names an Ingress's target groups (default ingress.k8s.aws/resource)")
 	fs.StringVar(&c.opts.AWS.TargetGroupBindingVersion, "aws-target-group-binding-api-version", "", "elbv2.k8s.aws version of TargetGroupBinding (default v1beta1)")
+	qps := fs.Float64("qps", app.DefaultQPS, "requests a second to the API server, on the client side; negative leaves the limiting to the API server's Priority and Fairness")
+	fs.IntVar(&c.opts.Burst, "burst", app.DefaultBurst, "requests allowed above --qps in a burst (default 2×qps when --qps is positive)")
+	fs.DurationVar(&c.opts.APITimeout, "kube-api-timeout", app.DefaultAPITimeout, "time limit of one API request (watches excepted); 0 or negative for none")
+	fs.IntVar(&c.opts.RolloutWorkers, "rollout-workers", app.DefaultRolloutWorkers, "Rollouts reconciled at once")
+	fs.IntVar(&c.opts.AnalysisWorkers, "analysis-workers", app.DefaultAnalysisWorkers, "AnalysisRuns reconciled at once")
 	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
 	c.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -67,6 +72,16 @@ func parse(args []string, out io.Writer) (*config, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	c.opts.QPS = float32(*qps)
+	if c.opts.QPS > 0 && c.opts.Burst <= 0 {
+		c.opts.Burst = int(2 * c.opts.QPS)
+	}
+	if c.opts.APITimeout <= 0 {
+		c.opts.APITimeout = -1
+	}
+	if c.opts.RolloutWorkers < 1 || c.opts.AnalysisWorkers < 1 {
+		return nil, fmt.Errorf("--rollout-workers and --analysis-workers must be at least 1")
 	}
 	return c, nil
 }

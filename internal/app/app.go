@@ -69,6 +69,25 @@ type Options struct {
 	// SkipControllerNameValidation allows more than one manager per process
 	// (tests that restart the controller).
 	SkipControllerNameValidation bool
+
+	// QPS and Burst limit the controller's requests to the API server on
+	// the client side (--qps, --burst); zero means DefaultQPS, which
+	// leaves the limiting to the API server's Priority and Fairness.
+	QPS   float32
+	Burst int
+	// APITimeout bounds one API request, watches excepted
+	// (--kube-api-timeout); zero means DefaultAPITimeout, negative none.
+	APITimeout time.Duration
+	// RolloutWorkers and AnalysisWorkers are how many Rollouts and
+	// AnalysisRuns are reconciled at once (--rollout-workers,
+	// --analysis-workers); zero means the defaults. One object is never
+	// reconciled by two workers at once.
+	RolloutWorkers  int
+	AnalysisWorkers int
+	// MeasureWait is how long an AnalysisRun's reconcile waits for a
+	// provider's answer before it leaves the call running and moves on;
+	// zero means analysisrun.DefaultMeasureWait.
+	MeasureWait time.Duration
 }
 
 // AWSOptions configure the calls Ramp makes to AWS: with
@@ -128,13 +147,24 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	managed := labels.SelectorFromSet(labels.Set{v1alpha1.ManagedLabelKey: "true"})
-	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&appsv1.ReplicaSet{}: ownedOnly,
-		&corev1.Pod{}:        ownedOnly,
-		&appsv1.Deployment{}: {Label: labels.NewSelector().Add(*referenced)},
-		&corev1.Service{}:    {Label: managed},
-		&batchv1.Job{}:       {Label: labels.NewSelector().Add(*measured)},
-	}}
+	instance, err := instanceSelector(opts.InstanceID)
+	if err != nil {
+		return nil, err
+	}
+	cacheOpts := cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&appsv1.ReplicaSet{}:    ownedOnly,
+			&corev1.Pod{}:           ownedOnly,
+			&appsv1.Deployment{}:    {Label: labels.NewSelector().Add(*referenced)},
+			&corev1.Service{}:       {Label: managed},
+			&batchv1.Job{}:          {Label: labels.NewSelector().Add(*measured)},
+			&v1alpha1.Rollout{}:     {Label: instance},
+			&v1alpha1.AnalysisRun{}: {Label: instance},
+		},
+		// No reconciler reads managedFields: a third of a small object's
+		// bytes.
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
 	if opts.Namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{opts.Namespace: {}}
 	}
@@ -146,7 +176,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if probeAddr == "" {
 		probeAddr = "0"
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(ClientConfig(cfg, opts), ctrl.Options{
 		Scheme:                  Scheme(),
 		Cache:                   cacheOpts,
 		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
@@ -171,6 +201,21 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		}
 	}
 	return mgr, nil
+}
+
+// instanceSelector selects the objects of one controller instance: those
+// labelled with its id, or, without an id, those without the label. The
+// API server filters, so other instances' objects never reach the cache.
+func instanceSelector(id string) (labels.Selector, error) {
+	op, values := selection.DoesNotExist, []string(nil)
+	if id != "" {
+		op, values = selection.Equals, []string{id}
+	}
+	req, err := labels.NewRequirement(v1alpha1.InstanceIDLabelKey, op, values)
+	if err != nil {
+		return nil, fmt.Errorf("--instance-id: %w", err)
+	}
+	return labels.NewSelector().Add(*req), nil
 }
 
 func leaderElectionID(instanceID string) string {
@@ -201,6 +246,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 
 		VerifyRetry: opts.AWS.VerifyInterval,
 
+		Workers:            workers(opts.RolloutWorkers, DefaultRolloutWorkers),
 		SkipNameValidation: opts.SkipControllerNameValidation,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
@@ -217,9 +263,18 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Providers:  providers(mgr, opts),
 		InstanceID: opts.InstanceID,
 
+		Workers:            workers(opts.AnalysisWorkers, DefaultAnalysisWorkers),
+		MeasureWait:        opts.MeasureWait,
 		SkipNameValidation: opts.SkipControllerNameValidation,
 	}
 	return runs.SetupWithManager(mgr)
+}
+
+func workers(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
 }
 
 // routers builds canary traffic routers: opts.Routers, or the built-in

@@ -3,14 +3,16 @@ package analysisrun
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/lru"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -33,12 +35,27 @@ type Reconciler struct {
 	// InstanceID restricts the reconciler to runs with this
 	// ramp.dev/controller-instance-id label (empty: runs without it).
 	InstanceID string
+	// Workers is how many runs are reconciled at once (default 1); the work
+	// queue never hands one run to two workers at once.
+	Workers int
+	// MeasureWait is how long a reconcile waits for a provider's answer
+	// before the call goes on in the background (DefaultMeasureWait).
+	MeasureWait time.Duration
+	// MaxCalls bounds the provider calls under way at once
+	// (DefaultMaxCalls).
+	MaxCalls int
 	// SkipNameValidation lets a process register the reconciler more than
 	// once (a test that restarts the controller).
 	SkipNameValidation bool
 
-	conditions sync.Map // condition source -> *analysis.Condition
+	// conditions holds compiled conditions by source; bounded, since
+	// arguments substituted into conditions make sources without end.
+	conditions *lru.Cache
+	calls      *calls
 }
+
+// conditionCacheSize bounds the compiled conditions kept.
+const conditionCacheSize = 1024
 
 var _ reconcile.Reconciler = (*Reconciler)(nil)
 
@@ -46,13 +63,18 @@ var _ reconcile.Reconciler = (*Reconciler)(nil)
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	run := &v1alpha1.AnalysisRun{}
 	if err := r.Client.Get(ctx, req.NamespacedName, run); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.calls.forget(req.NamespacedName)
+		}
 		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
 	}
 	if run.Labels[v1alpha1.InstanceIDLabelKey] != r.InstanceID || run.DeletionTimestamp != nil {
+		r.calls.forget(req.NamespacedName)
 		return reconcile.Result{}, nil
 	}
 	now := r.Clock.Now()
 	if run.Status.Phase.Completed() {
+		r.calls.forget(req.NamespacedName)
 		return r.expire(ctx, run, now)
 	}
 	st := run.Status.DeepCopy()
@@ -72,6 +94,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			r.Events.Eventf(run, nil, kind, "AnalysisRun"+string(st.Phase), "AnalysisRun"+string(st.Phase), "AnalysisRun is %s%s", st.Phase, suffix(st.Message))
 		}
 		if st.Phase.Completed() {
+			r.calls.forget(req.NamespacedName)
 			return r.expire(ctx, updated, now)
 		}
 	}
@@ -119,14 +142,14 @@ func (r *Reconciler) condition(source string) (*analysis.Condition, error) {
 	if source == "" {
 		return nil, nil
 	}
-	if c, ok := r.conditions.Load(source); ok {
+	if c, ok := r.conditions.Get(source); ok {
 		return c.(*analysis.Condition), nil
 	}
 	c, err := analysis.Compile(source)
 	if err != nil {
 		return nil, err
 	}
-	r.conditions.Store(source, c)
+	r.conditions.Add(source, c)
 	return c, nil
 }
 
@@ -138,6 +161,10 @@ type measurer struct {
 	now    time.Time
 	// next is the soonest time a measurement falls due.
 	next time.Time
+}
+
+func (m *measurer) key() types.NamespacedName {
+	return types.NamespacedName{Namespace: m.run.Namespace, Name: m.run.Name}
 }
 
 func (m *measurer) due(t time.Time) {
@@ -256,10 +283,14 @@ func (m *measurer) metric(ctx context.Context, metric v1alpha1.Metric, res *v1al
 		return v1alpha1.AnalysisPhaseError, err.Error()
 	}
 	req := analysis.Request{Run: m.run, Metric: resolved}
+	// waiting is set while the provider's answer is still to come: the
+	// run is woken up when it comes.
+	waiting := false
 	if n := len(res.Measurements); n > 0 && !res.Measurements[n-1].Phase.Completed() {
 		last := &res.Measurements[n-1]
 		switch {
 		case terminating:
+			m.r.calls.forgetMetric(m.key(), metric.Name)
 			if err := provider.Terminate(ctx, req, last); err != nil {
 				m.due(m.now.Add(time.Second))
 				return v1alpha1.AnalysisPhaseRunning, ""
@@ -269,17 +300,26 @@ func (m *measurer) metric(ctx context.Context, metric v1alpha1.Metric, res *v1al
 		default:
 			// Resumed on every reconcile: a watched Job's completion
 			// brings the run back before its poll time.
-			out, err := provider.Resume(ctx, req, last)
-			m.complete(res, last, out, err, resolved)
-			m.collect(ctx, provider, req, res, metric.Name)
+			seen := last.DeepCopy()
+			out, err, _, ok := m.r.calls.do(ctx, m.run, metric.Name, m.now, func(ctx context.Context) (analysis.Outcome, error) {
+				return provider.Resume(ctx, req, seen)
+			})
+			if waiting = !ok; ok {
+				m.complete(res, last, out, err, resolved)
+				m.collect(ctx, provider, req, res, metric.Name)
+			}
 		}
-	} else if !terminating {
-		if when, ok := analysis.Next(resolved, limits, *res, m.status.StartedAt.Time); ok {
-			if when.After(m.now) {
-				m.due(when)
-			} else {
-				meas := v1alpha1.Measurement{Phase: v1alpha1.AnalysisPhaseRunning, StartedAt: ptrTime(m.now)}
-				out, err := provider.Measure(ctx, req)
+	} else if terminating {
+		m.r.calls.forgetMetric(m.key(), metric.Name)
+	} else if when, ok := analysis.Next(resolved, limits, *res, m.status.StartedAt.Time); ok {
+		if when.After(m.now) {
+			m.due(when)
+		} else {
+			out, err, started, ok := m.r.calls.do(ctx, m.run, metric.Name, m.now, func(ctx context.Context) (analysis.Outcome, error) {
+				return provider.Measure(ctx, req)
+			})
+			if waiting = !ok; ok {
+				meas := v1alpha1.Measurement{Phase: v1alpha1.AnalysisPhaseRunning, StartedAt: ptrTime(started)}
 				m.complete(res, &meas, out, err, resolved)
 				res.Measurements = append(res.Measurements, meas)
 				if keep := analysis.Retention(m.run.Spec, metric.Name); len(res.Measurements) > keep {
@@ -288,6 +328,10 @@ func (m *measurer) metric(ctx context.Context, metric v1alpha1.Metric, res *v1al
 				m.collect(ctx, provider, req, res, metric.Name)
 			}
 		}
+	}
+	if waiting {
+		m.due(m.now.Add(pollWhileWaiting))
+		return analysis.MetricPhase(limits, *res, terminating), ""
 	}
 	phase := analysis.MetricPhase(limits, *res, terminating)
 	if !phase.Completed() {

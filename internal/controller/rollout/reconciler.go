@@ -48,6 +48,9 @@ type Reconciler struct {
 	// ramp.dev/controller-instance-id with this value; when empty, to
 	// rollouts without the label.
 	InstanceID string
+	// Workers is how many rollouts are reconciled at once (default 1); the
+	// work queue never hands one rollout to two workers at once.
+	Workers int
 	// SkipNameValidation lets a process register the reconciler more than
 	// once (a test that restarts the controller).
 	SkipNameValidation bool
@@ -55,11 +58,20 @@ type Reconciler struct {
 	// written remembers, per rollout, the resourceVersion of the last status
 	// this reconciler wrote, so that it never acts on an older copy from
 	// the cache (which would undo what it just did, such as a switch of the
-	// active Service).
+	// active Service). An entry goes when its rollout is gone.
 	written sync.Map
 }
 
 var _ reconcile.Reconciler = (*Reconciler)(nil)
+
+// Remembered is how many rollouts the reconciler keeps state for (the
+// resourceVersion of its last status write): those it wrote and that
+// still exist.
+func (r *Reconciler) Remembered() int {
+	n := 0
+	r.written.Range(func(any, any) bool { n++; return true })
+	return n
+}
 
 // ownerIndex indexes ReplicaSets by the name of the Rollout that controls
 // them.
@@ -69,9 +81,13 @@ const ownerIndex = ".metadata.controller.rollout"
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	ro := &v1alpha1.Rollout{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.written.Delete(req.NamespacedName)
+		}
 		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
 	}
 	if ro.Labels[v1alpha1.InstanceIDLabelKey] != r.InstanceID {
+		r.written.Delete(req.NamespacedName)
 		return reconcile.Result{}, nil
 	}
 	if ro.DeletionTimestamp != nil {

@@ -1,0 +1,370 @@
+package scalebench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/app"
+)
+
+// Report holds a run's figures.
+type Report struct {
+	Rollouts        int
+	CreateToHealthy time.Duration
+	// Drain is how long API writes went on after the fleet was Healthy.
+	Drain       time.Duration
+	BaselineRSS int64
+	RestRSS     int64
+	RestCPU     float64
+	RestWrites  Writes
+	UpdateP50   time.Duration
+	UpdateP99   time.Duration
+	UpdateMax   time.Duration
+	PeakRSS     int64
+	// OneAmongRest is the time from one rollout's new pod being ready to
+	// the rollout being Healthy, while the rest of the fleet rests.
+	OneAmongRest time.Duration
+}
+
+// fleet watches the bench namespace's Rollouts and records when each one
+// last changed into a state the run waits for.
+type fleet struct {
+	cache  cache.Cache
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	want    func(*v1alpha1.Rollout) bool
+	reachAt map[string]time.Time
+	changed chan struct{}
+}
+
+func watchFleet(ctx context.Context, cfg *rest.Config) (*fleet, error) {
+	c, err := cache.New(cfg, cache.Options{Scheme: app.Scheme(), DefaultNamespaces: map[string]cache.Config{Namespace: {}}})
+	if err != nil {
+		return nil, err
+	}
+	inf, err := c.GetInformer(ctx, &v1alpha1.Rollout{})
+	if err != nil {
+		return nil, err
+	}
+	f := &fleet{cache: c, reachAt: map[string]time.Time{}, changed: make(chan struct{}, 1)}
+	look := func(obj any) {
+		ro, ok := obj.(*v1alpha1.Rollout)
+		if !ok {
+			return
+		}
+		now := time.Now()
+		f.mu.Lock()
+		if f.want != nil && f.want(ro) {
+			if _, seen := f.reachAt[ro.Name]; !seen {
+				f.reachAt[ro.Name] = now
+			}
+		} else {
+			delete(f.reachAt, ro.Name)
+		}
+		f.mu.Unlock()
+		select {
+		case f.changed <- struct{}{}:
+		default:
+		}
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: look, UpdateFunc: func(_, obj any) { look(obj) }}); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	go func() { _ = c.Start(runCtx) }()
+	if !c.WaitForCacheSync(ctx) {
+		cancel()
+		return nil, fmt.Errorf("the fleet's watch did not start")
+	}
+	return f, nil
+}
+
+func (f *fleet) stop() { f.cancel() }
+
+// waitAll waits until every named rollout is in the wanted state. The
+// time each got there is kept for reached.
+func (f *fleet) waitAll(ctx context.Context, timeout time.Duration, names []string, want func(*v1alpha1.Rollout) bool) error {
+	f.mu.Lock()
+	f.want = want
+	f.reachAt = map[string]time.Time{}
+	f.mu.Unlock()
+	// Look at what the cache holds now: the state may already be there.
+	var list v1alpha1.RolloutList
+	if err := f.cache.List(ctx, &list, client.InNamespace(Namespace)); err != nil {
+		return err
+	}
+	now := time.Now()
+	f.mu.Lock()
+	for i := range list.Items {
+		if want(&list.Items[i]) {
+			if _, seen := f.reachAt[list.Items[i].Name]; !seen {
+				f.reachAt[list.Items[i].Name] = now
+			}
+		}
+	}
+	f.mu.Unlock()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		f.mu.Lock()
+		missing := 0
+		var example string
+		for _, n := range names {
+			if _, ok := f.reachAt[n]; !ok {
+				missing++
+				example = n
+			}
+		}
+		f.mu.Unlock()
+		if missing == 0 {
+			return nil
+		}
+		select {
+		case <-f.changed:
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			ro := &v1alpha1.Rollout{}
+			_ = f.cache.Get(ctx, types.NamespacedName{Namespace: Namespace, Name: example}, ro)
+			return fmt.Errorf("%d rollouts not there after %s; %s: %s %s", missing, timeout, example, ro.Status.Phase, ro.Status.Message)
+		}
+	}
+}
+
+func (f *fleet) reached(name string) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reachAt[name]
+}
+
+// releaseOne updates one rollout and returns the time from its new pod's
+// readiness, as a watch of the pods sees it, to its Healthy status, as a
+// watch of the rollouts sees it.
+func releaseOne(ctx context.Context, cl client.Client, kube kubernetes.Interface, f *fleet, name string, timeout time.Duration) (time.Duration, error) {
+	ro := &v1alpha1.Rollout{}
+	if err := cl.Get(ctx, types.NamespacedName{Namespace: Namespace, Name: name}, ro); err != nil {
+		return 0, err
+	}
+	old := ro.Status.CurrentPodHash
+	var ready time.Time
+	var mu sync.Mutex
+	pods := toolscache.NewSharedInformer(toolscache.NewFilteredListWatchFromClient(kube.CoreV1().RESTClient(), "pods", Namespace, func(o *metav1.ListOptions) {
+		o.LabelSelector = "app=" + name
+	}), &corev1.Pod{}, 0)
+	look := func(obj any) {
+		p, ok := obj.(*corev1.Pod)
+		if !ok || p.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] == old {
+			return
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				mu.Lock()
+				if ready.IsZero() {
+					ready = time.Now()
+				}
+				mu.Unlock()
+			}
+		}
+	}
+	_, _ = pods.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: look, UpdateFunc: func(_, obj any) { look(obj) }})
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go pods.Run(pctx.Done())
+	if !toolscache.WaitForCacheSync(ctx.Done(), pods.HasSynced) {
+		return 0, fmt.Errorf("pod watch did not start")
+	}
+	patch := client.MergeFrom(ro.DeepCopy())
+	ro.Spec.Template.Spec.Containers[0].Image = "example/app:3"
+	if err := cl.Patch(ctx, ro, patch); err != nil {
+		return 0, err
+	}
+	if err := f.waitAll(ctx, timeout, []string{name}, func(ro *v1alpha1.Rollout) bool { return healthy(ro, "example/app:3") }); err != nil {
+		return 0, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if ready.IsZero() {
+		return 0, fmt.Errorf("rollout %s is Healthy but its new pod was not seen ready", name)
+	}
+	return f.reached(name).Sub(ready), nil
+}
+
+// Writes are API writes (POST, PUT, PATCH, DELETE) by resource, from the
+// API server's apiserver_request_total.
+type Writes map[string]float64
+
+func (w Writes) minus(o Writes) Writes {
+	out := Writes{}
+	for k, v := range w {
+		if d := v - o[k]; d > 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+func (w Writes) total() float64 {
+	var t float64
+	for _, v := range w {
+		t += v
+	}
+	return t
+}
+
+func (w Writes) String() string {
+	if len(w) == 0 {
+		return "none"
+	}
+	var keys []string
+	for k := range w {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %.0f", k, w[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// apiWrites reads the API server's request counters.
+type apiWrites struct{ kube kubernetes.Interface }
+
+func (a *apiWrites) read(ctx context.Context) (Writes, error) {
+	body, err := a.kube.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the API server's metrics: %w", err)
+	}
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	out := Writes{}
+	fam := families["apiserver_request_total"]
+	if fam == nil {
+		return out, nil
+	}
+	for _, m := range fam.Metric {
+		labels := map[string]string{}
+		for _, l := range m.Label {
+			labels[l.GetName()] = l.GetValue()
+		}
+		switch labels["verb"] {
+		case "POST", "PUT", "PATCH", "DELETE", "CREATE", "UPDATE", "APPLY", "DELETECOLLECTION":
+		default:
+			continue
+		}
+		key := labels["resource"]
+		if sub := labels["subresource"]; sub != "" {
+			key += "/" + sub
+		}
+		out[key] += m.GetCounter().GetValue()
+	}
+	return out, nil
+}
+
+// quiet waits until no write was made for the given stretch, and returns
+// how long after the call the last write was seen.
+func (a *apiWrites) quiet(ctx context.Context, stretch, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	last, err := a.read(ctx)
+	if err != nil {
+		return 0, err
+	}
+	lastChange := start
+	for time.Since(lastChange) < stretch {
+		if time.Since(start) > timeout {
+			return 0, fmt.Errorf("API writes still going on after %s: %s", timeout, last)
+		}
+		select {
+		case <-time.After(250 * time.Millisecond):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		now, err := a.read(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if now.minus(last).total() > 0 && !onlyLeases(now.minus(last)) {
+			lastChange = time.Now()
+		}
+		last = now
+	}
+	return lastChange.Sub(start), nil
+}
+
+// onlyLeases: leader election renews its Lease every few seconds, at rest
+// too, as any HA controller does.
+func onlyLeases(w Writes) bool {
+	for k := range w {
+		if k != "leases" {
+			return false
+		}
+	}
+	return true
+}
+
+// procStatus reads a size field (kB) of /proc/PID/status, in bytes.
+func procStatus(pid int, field string) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		name, value, ok := strings.Cut(s.Text(), ":")
+		if ok && name == field {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// procCPU is the user and system time of a process so far, from
+// /proc/PID/stat (clock ticks of 1/100 s).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}

@@ -1,0 +1,366 @@
+package scalebench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/app"
+	"github.com/rampdev/ramp/internal/cluster"
+)
+
+// Options shape a run.
+type Options struct {
+	// Rollouts is the fleet's size (default 1,000).
+	Rollouts int
+	// Controller is the ramp-controller binary to run.
+	Controller string
+	// ControllerArgs are added to the controller's command line (empty:
+	// its defaults).
+	ControllerArgs []string
+	// Rest is how long the fleet is watched at rest (default 60s).
+	Rest time.Duration
+	// Dir keeps the cluster's state and the controller's log (default: a
+	// temporary directory, removed at the end).
+	Dir string
+	// Timeout bounds each wait for the fleet (default 15 minutes).
+	Timeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Rollouts <= 0 {
+		o.Rollouts = 1000
+	}
+	if o.Rest <= 0 {
+		o.Rest = 60 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 15 * time.Minute
+	}
+	return o
+}
+
+// Namespace holds the fleet.
+const Namespace = "bench"
+
+// Run starts a cluster and the controller, and measures a fleet of
+// opts.Rollouts through creation, rest, a release of all at once and one
+// release among the rest. It prints each figure to out as it is measured
+// and returns them all.
+func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
+	opts = opts.withDefaults()
+	dir := opts.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "ramp-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+	say("ramp-bench: %d rollouts (canary, 1 replica, steps [setWeight: 50]); ramp-controller %v", opts.Rollouts, opts.ControllerArgs)
+
+	c, err := cluster.Start(ctx, cluster.Options{Dir: filepath.Join(dir, "cluster"), Nodes: cluster.NodeOptions{Count: max(3, opts.Rollouts/300)}})
+	if err != nil {
+		return nil, fmt.Errorf("starting the cluster: %w", err)
+	}
+	defer c.Stop()
+	cfg := c.Config()
+	cfg.QPS, cfg.Burst = -1, -1
+	cl, err := client.New(cfg, client.Options{Scheme: app.Scheme()})
+	if err != nil {
+		return nil, err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, ns := range []string{Namespace, "ramp-system"} {
+		if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return nil, err
+		}
+	}
+
+	ctrl, err := startController(ctx, opts, c.KubeconfigPath(), filepath.Join(dir, "controller.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer ctrl.stop()
+	fleet, err := watchFleet(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer fleet.stop()
+	rep := &Report{Rollouts: opts.Rollouts}
+	rep.BaselineRSS = ctrl.rss()
+
+	// Creation.
+	start := time.Now()
+	names := make([]string, opts.Rollouts)
+	for i := range names {
+		names[i] = fmt.Sprintf("app-%05d", i)
+	}
+	if err := parallel(ctx, names, func(ctx context.Context, name string) error {
+		return cl.Create(ctx, newRollout(name))
+	}); err != nil {
+		return nil, fmt.Errorf("creating rollouts: %w", err)
+	}
+	created := time.Since(start)
+	if err := fleet.waitAll(ctx, opts.Timeout, names, func(ro *v1alpha1.Rollout) bool { return healthy(ro, "") }); err != nil {
+		return nil, fmt.Errorf("waiting for the fleet to be Healthy: %w", err)
+	}
+	rep.CreateToHealthy = time.Since(start)
+	say("create → all Healthy: %s (creating the %d Rollouts took %s)", round(rep.CreateToHealthy), opts.Rollouts, round(created))
+
+	// Rest.
+	writes := &apiWrites{kube: kube}
+	drain, err := writes.quiet(ctx, 10*time.Second, opts.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	rep.Drain = drain
+	say("writes after the fleet is Healthy (events of the deploy) stopped within: %s", round(drain))
+	before, err := writes.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cpu0, t0 := ctrl.cpu(), time.Now()
+	select {
+	case <-time.After(opts.Rest):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	rep.RestCPU = (ctrl.cpu() - cpu0).Seconds() / time.Since(t0).Seconds()
+	rep.RestRSS = ctrl.rss()
+	after, err := writes.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.RestWrites = after.minus(before)
+	say("at rest (%s): RSS %s (%s before any rollout; %s per rollout), CPU %.3f core", opts.Rest, mib(rep.RestRSS), mib(rep.BaselineRSS), bytesPer(rep.RestRSS-rep.BaselineRSS, opts.Rollouts), rep.RestCPU)
+	say("API writes at rest by resource: %s", rep.RestWrites)
+
+	// A release of the whole fleet.
+	updated := make(map[string]time.Time, len(names))
+	var mu sync.Mutex
+	if err := parallel(ctx, names, func(ctx context.Context, name string) error {
+		patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"example/app:2"}]}}}}`)
+		ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: name}}
+		if err := cl.Patch(ctx, ro, client.RawPatch(types.MergePatchType, patch)); err != nil {
+			return err
+		}
+		mu.Lock()
+		updated[name] = time.Now()
+		mu.Unlock()
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("updating images: %w", err)
+	}
+	if err := fleet.waitAll(ctx, opts.Timeout, names, func(ro *v1alpha1.Rollout) bool { return healthy(ro, "example/app:2") }); err != nil {
+		return nil, fmt.Errorf("waiting for the release: %w", err)
+	}
+	var took []time.Duration
+	for _, name := range names {
+		took = append(took, fleet.reached(name).Sub(updated[name]))
+	}
+	slices.Sort(took)
+	rep.UpdateP50, rep.UpdateP99, rep.UpdateMax = percentile(took, 50), percentile(took, 99), took[len(took)-1]
+	rep.PeakRSS = ctrl.peakRSS()
+	say("update all at once → Healthy at the new revision: p50 %s, p99 %s, max %s; peak RSS %s",
+		round(rep.UpdateP50), round(rep.UpdateP99), round(rep.UpdateMax), mib(rep.PeakRSS))
+
+	// One release while the others rest.
+	if _, err := writes.quiet(ctx, 5*time.Second, opts.Timeout); err != nil {
+		return nil, err
+	}
+	one, err := releaseOne(ctx, cl, kube, fleet, names[len(names)/2], opts.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	rep.OneAmongRest = one
+	say("one rollout updated while %d rest: Healthy %s after its new pod was ready", opts.Rollouts-1, round(one))
+	return rep, nil
+}
+
+// newRollout is a member of the fleet.
+func newRollout(name string) *v1alpha1.Rollout {
+	labels := map[string]string{"app": name}
+	return &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: name},
+		Spec: v1alpha1.RolloutSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example/app:1"}}},
+			},
+			Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{
+				Steps: []v1alpha1.CanaryStep{{SetWeight: ptr.To[int32](50)}},
+			}},
+		},
+	}
+}
+
+// healthy says whether ro is Healthy at its generation with nothing under
+// way, running image (any, when empty).
+func healthy(ro *v1alpha1.Rollout, image string) bool {
+	if ro.Status.Phase != v1alpha1.RolloutPhaseHealthy || ro.Status.ObservedGeneration != fmt.Sprint(ro.Generation) ||
+		ro.Status.StableRS == "" || ro.Status.StableRS != ro.Status.CurrentPodHash {
+		return false
+	}
+	return image == "" || ro.Spec.Template.Spec.Containers[0].Image == image
+}
+
+// parallel calls fn for every name, 64 at a time.
+func parallel(ctx context.Context, names []string, fn func(context.Context, string) error) error {
+	work := make(chan string)
+	errs := make(chan error, 64)
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for name := range work {
+				if err := fn(ctx, name); err != nil {
+					select {
+					case errs <- fmt.Errorf("%s: %w", name, err):
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for _, name := range names {
+		work <- name
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+func percentile(sorted []time.Duration, p int) time.Duration {
+	i := (len(sorted)*p+99)/100 - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// controller is the ramp-controller process.
+type controller struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startController(ctx context.Context, opts Options, kubeconfig, logPath string) (*controller, error) {
+	if opts.Controller == "" {
+		return nil, errors.New("no ramp-controller binary: pass --controller (make bench-scale builds bin/ramp-controller)")
+	}
+	probes, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	// The addresses only avoid clashes on this machine; the Lease's
+	// namespace is what an in-cluster controller would find for itself.
+	args := append([]string{"--kubeconfig", kubeconfig, "--leader-election-namespace=ramp-system",
+		"--health-probe-bind-address=" + probes, "--metrics-bind-address=" + metrics}, opts.ControllerArgs...)
+	cmd := exec.Command(opts.Controller, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("starting %s: %w", opts.Controller, err)
+	}
+	c := &controller{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logFile.Close(); close(c.done) }()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get("http://" + probes + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return c, nil
+			}
+		}
+		select {
+		case <-c.done:
+			return nil, fmt.Errorf("ramp-controller exited at start; its log: %s", logPath)
+		case <-ctx.Done():
+			c.stop()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			c.stop()
+			return nil, fmt.Errorf("ramp-controller not ready after a minute; its log: %s", logPath)
+		}
+	}
+}
+
+func (c *controller) stop() {
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+func (c *controller) rss() int64     { return procStatus(c.cmd.Process.Pid, "VmRSS") }
+func (c *controller) peakRSS() int64 { return procStatus(c.cmd.Process.Pid, "VmHWM") }
+func (c *controller) cpu() time.Duration {
+	return procCPU(c.cmd.Process.Pid)
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func round(d time.Duration) time.Duration {
+	if d > 10*time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func bytesPer(b int64, n int) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f KiB", float64(b)/float64(n)/1024)
+}
