@@ -24,6 +24,15 @@ run: prometheus ## Start ramp-sandbox --demo: a local cluster, the controller, P
 test: prometheus ## Run every test (API module, unit, fuzz seeds, in-process cluster, a real Prometheus).
 	cd api && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+	$(MAKE) test-race
+
+# The tests that run several reconcile workers at once, and the provider
+# calls off the workers, with the race detector.
+RACE_TESTS := TestFleetReleasedAtOnceWithSeveralWorkers|TestSlowProviderDoesNotDelayOtherRuns|TestBlueGreenAbortedByARealPrometheusQuery
+
+.PHONY: test-race
+test-race: prometheus ## Run the concurrency tests (several workers, provider calls in the background) with the race detector.
+	$(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) -run '$(RACE_TESTS)' ./internal/controller/...
 
 .PHONY: prometheus
 prometheus: ## Install Debian's prometheus package when the binary is missing.
@@ -81,6 +90,13 @@ bench: ## Print the cluster start-up time, API writes per canary step and per me
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/cluster ./internal/controller/rollout ./internal/controller/analysisrun
 	$(GO) test -run '^$$' -bench . ./internal/analysis
 	$(GO) test -run '^$$' -bench GetRollout -benchtime 10x ./internal/cli
+
+BENCH_ROLLOUTS ?= 1000
+BENCH_FLAGS ?=
+
+.PHONY: bench-scale
+bench-scale: build ## Measure ramp-controller (a separate process, default flags) on a fleet of BENCH_ROLLOUTS rollouts: create, rest, release all at once.
+	$(BIN)/ramp-bench --rollouts $(BENCH_ROLLOUTS) --controller $(BIN)/ramp-controller $(BENCH_FLAGS)
 
 $(CONTROLLER_GEN): hack/tools/go.mod
 	cd hack/tools && GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen

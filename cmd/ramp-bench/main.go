@@ -10,6 +10,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -42,6 +44,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&opts.Rest, "rest", time.Minute, "how long the fleet is watched at rest")
 	fs.StringVar(&opts.Dir, "dir", "", "keep the cluster's state and the controller's log here (default: a temporary directory, removed)")
 	fs.DurationVar(&opts.Timeout, "timeout", 15*time.Minute, "longest wait for the fleet at each stage")
+	pprofAddr := fs.String("pprof-bind-address", "", "serve the bench's own profiles (the in-process cluster's) at this address")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,6 +60,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		opts.Controller = filepath.Join(filepath.Dir(self), "ramp-controller")
 	}
 	ctrl.SetLogger(logr.Discard())
+	if *pprofAddr != "" {
+		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }()
+	}
 	_, err := scalebench.Run(ctx, opts, out)
 	return err
 }

@@ -50,6 +50,7 @@ func parse(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&c.opts.InstanceID, "instance-id", "", "handle only objects labelled ramp.dev/controller-instance-id=ID (default: only unlabelled objects)")
 	fs.StringVar(&c.opts.MetricsAddr, "metrics-bind-address", ":8090", "address of the Prometheus metrics endpoint; 0 turns it off")
 	fs.StringVar(&c.opts.ProbeAddr, "health-probe-bind-address", ":8080", "address of /healthz and /readyz; 0 turns them off")
+	fs.StringVar(&c.opts.PprofAddr, "pprof-bind-address", "0", "address of Go's profiles (/debug/pprof); 0 turns them off")
 	fs.BoolVar(&c.opts.LeaderElect, "leader-elect", true, "run leader election so only one replica acts; false for local runs")
 	fs.StringVar(&c.opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the controller's own namespace)")
 	fs.Func("alb-ingress-classes", "an Ingress class the ALB router serves; repeat for several, \"\" for Ingresses without a class (default alb)", func(v string) error {

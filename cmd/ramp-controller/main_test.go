@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 
+	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
 )
 
@@ -34,6 +36,35 @@ func TestBadFlagsAreRefused(t *testing.T) {
 	}
 	if err := run(t.Context(), []string{"stray"}, &out); err == nil || !strings.Contains(err.Error(), "unexpected arguments") {
 		t.Errorf("a stray argument: %v", err)
+	}
+}
+
+// The client and worker flags reach app.Options, with defaults that serve a
+// fleet without tuning.
+func TestClientAndWorkerFlags(t *testing.T) {
+	var out bytes.Buffer
+	c, err := parse(nil, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := c.opts; o.QPS != app.DefaultQPS || o.APITimeout != app.DefaultAPITimeout || o.RolloutWorkers != 10 || o.AnalysisWorkers != 30 {
+		t.Errorf("defaults: qps %v, timeout %s, workers %d/%d", o.QPS, o.APITimeout, o.RolloutWorkers, o.AnalysisWorkers)
+	}
+	c, err = parse([]string{"--qps=40", "--kube-api-timeout=5s", "--rollout-workers=3", "--analysis-workers=7"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := c.opts; o.QPS != 40 || o.Burst != 80 || o.APITimeout != 5*time.Second || o.RolloutWorkers != 3 || o.AnalysisWorkers != 7 {
+		t.Errorf("set: %+v", o)
+	}
+	if cfg := app.ClientConfig(&rest.Config{}, c.opts); cfg.QPS != 40 || cfg.Burst != 80 {
+		t.Errorf("client config: qps %v burst %d", cfg.QPS, cfg.Burst)
+	}
+	if c, err = parse([]string{"--kube-api-timeout=0"}, &out); err != nil || c.opts.APITimeout >= 0 {
+		t.Errorf("--kube-api-timeout=0: %v, %s; want no limit", err, c.opts.APITimeout)
+	}
+	if _, err := parse([]string{"--rollout-workers=0"}, &out); err == nil || !strings.Contains(err.Error(), "--rollout-workers") {
+		t.Errorf("--rollout-workers=0: %v", err)
 	}
 }
 

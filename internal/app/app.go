@@ -46,6 +46,8 @@ type Options struct {
 	MetricsAddr string
 	// ProbeAddr serves /healthz and /readyz; "0" turns them off.
 	ProbeAddr string
+	// PprofAddr serves Go's profiles (/debug/pprof); empty or "0" is off.
+	PprofAddr string
 	// LeaderElect runs leader election, so that only one replica acts.
 	LeaderElect bool
 	// LeaderElectionNamespace holds the Lease; defaults to the in-cluster
@@ -181,6 +183,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		Cache:                   cacheOpts,
 		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        opts.PprofAddr,
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        leaderElectionID(opts.InstanceID),
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -37,10 +38,13 @@ type Report struct {
 	RestRSS     int64
 	RestCPU     float64
 	RestWrites  Writes
-	UpdateP50   time.Duration
-	UpdateP99   time.Duration
-	UpdateMax   time.Duration
-	PeakRSS     int64
+	// ReleaseWrites are the API writes of the release of the whole fleet
+	// (leases left out).
+	ReleaseWrites Writes
+	UpdateP50     time.Duration
+	UpdateP99     time.Duration
+	UpdateMax     time.Duration
+	PeakRSS       int64
 	// OneAmongRest is the time from one rollout's new pod being ready to
 	// the rollout being Healthy, while the rest of the fleet rests.
 	OneAmongRest time.Duration
@@ -51,6 +55,9 @@ type Report struct {
 type fleet struct {
 	cache  cache.Cache
 	cancel context.CancelFunc
+	// progress, when set, receives a summary of the rollouts still on
+	// their way every 10 seconds.
+	progress io.Writer
 
 	mu      sync.Mutex
 	want    func(*v1alpha1.Rollout) bool
@@ -129,7 +136,12 @@ func (f *fleet) waitAll(ctx context.Context, timeout time.Duration, names []stri
 	defer deadline.Stop()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	nextReport := time.Now().Add(10 * time.Second)
 	for {
+		if f.progress != nil && time.Now().After(nextReport) {
+			nextReport = time.Now().Add(10 * time.Second)
+			f.report(ctx, names)
+		}
 		f.mu.Lock()
 		missing := 0
 		var example string
@@ -154,6 +166,50 @@ func (f *fleet) waitAll(ctx context.Context, timeout time.Duration, names []stri
 			return fmt.Errorf("%d rollouts not there after %s; %s: %s %s", missing, timeout, example, ro.Status.Phase, ro.Status.Message)
 		}
 	}
+}
+
+// report prints how many rollouts are still on their way, by status
+// message.
+func (f *fleet) report(ctx context.Context, names []string) {
+	var list v1alpha1.RolloutList
+	if err := f.cache.List(ctx, &list, client.InNamespace(Namespace)); err != nil {
+		return
+	}
+	f.mu.Lock()
+	byMessage := map[string]int{}
+	waiting := 0
+	for _, ro := range list.Items {
+		if _, ok := f.reachAt[ro.Name]; !ok {
+			waiting++
+			byMessage[string(ro.Status.Phase)+": "+generic(ro.Status.Message)]++
+		}
+	}
+	f.mu.Unlock()
+	var lines []string
+	for m, n := range byMessage {
+		lines = append(lines, fmt.Sprintf("%6d  %s", n, m))
+	}
+	slices.Sort(lines)
+	slices.Reverse(lines)
+	fmt.Fprintf(f.progress, "  ... %d on their way:\n", waiting)
+	for i, l := range lines {
+		if i == 5 {
+			break
+		}
+		fmt.Fprintf(f.progress, "  %s\n", l)
+	}
+}
+
+// generic replaces the words of a message that carry digits (names,
+// hashes, counts) with "*", so that rollouts in the same state share it.
+func generic(msg string) string {
+	words := strings.Fields(msg)
+	for i, w := range words {
+		if strings.ContainsAny(w, "0123456789") {
+			words[i] = "*"
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 func (f *fleet) reached(name string) time.Time {
@@ -226,6 +282,24 @@ func (w Writes) minus(o Writes) Writes {
 		}
 	}
 	return out
+}
+
+// per divides every count by n.
+func (w Writes) per(n int) string {
+	out := Writes{}
+	for k, v := range w {
+		out[k] = v / float64(n)
+	}
+	var keys []string
+	for k := range out {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, out[k]))
+	}
+	return fmt.Sprintf("%.1f in all: %s", w.total()/float64(n), strings.Join(parts, ", "))
 }
 
 func (w Writes) total() float64 {

@@ -78,6 +78,11 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 	say("ramp-bench: %d rollouts (canary, 1 replica, steps [setWeight: 50]); ramp-controller %v", opts.Rollouts, opts.ControllerArgs)
 
+	// A fresh cluster each time: a fleet left from an earlier run would
+	// be measured too.
+	if err := os.RemoveAll(filepath.Join(dir, "cluster")); err != nil {
+		return nil, err
+	}
 	c, err := cluster.Start(ctx, cluster.Options{Dir: filepath.Join(dir, "cluster"), Nodes: cluster.NodeOptions{Count: max(3, opts.Rollouts/300)}})
 	if err != nil {
 		return nil, fmt.Errorf("starting the cluster: %w", err)
@@ -109,6 +114,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		return nil, err
 	}
 	defer fleet.stop()
+	fleet.progress = out
 	rep := &Report{Rollouts: opts.Rollouts}
 	rep.BaselineRSS = ctrl.rss()
 
@@ -159,6 +165,10 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	say("API writes at rest by resource: %s", rep.RestWrites)
 
 	// A release of the whole fleet.
+	beforeRelease, err := writes.read(ctx)
+	if err != nil {
+		return nil, err
+	}
 	updated := make(map[string]time.Time, len(names))
 	var mu sync.Mutex
 	if err := parallel(ctx, names, func(ctx context.Context, name string) error {
@@ -184,6 +194,13 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	slices.Sort(took)
 	rep.UpdateP50, rep.UpdateP99, rep.UpdateMax = percentile(took, 50), percentile(took, 99), took[len(took)-1]
 	rep.PeakRSS = ctrl.peakRSS()
+	afterRelease, err := writes.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.ReleaseWrites = afterRelease.minus(beforeRelease)
+	delete(rep.ReleaseWrites, "leases")
+	say("API writes of the release per rollout (every client: controller, kube-controller-manager, nodes): %s", rep.ReleaseWrites.per(opts.Rollouts))
 	say("update all at once → Healthy at the new revision: p50 %s, p99 %s, max %s; peak RSS %s",
 		round(rep.UpdateP50), round(rep.UpdateP99), round(rep.UpdateMax), mib(rep.PeakRSS))
 

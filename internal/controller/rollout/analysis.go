@@ -168,7 +168,7 @@ func (s *syncer) deleteRuns(ctx context.Context) error {
 // runs lists the current template's runs that the rollout owns.
 func (s *syncer) runs(ctx context.Context) ([]v1alpha1.AnalysisRun, error) {
 	var list v1alpha1.AnalysisRunList
-	if err := s.r.Client.List(ctx, &list, ctrl.InNamespace(s.ro.Namespace), ctrl.MatchingLabels{replicaset.HashLabel: s.hash}); err != nil {
+	if err := s.r.Client.List(ctx, &list, ctrl.InNamespace(s.ro.Namespace), ctrl.MatchingFields{hashIndex: s.hash}); err != nil {
 		return nil, fmt.Errorf("listing AnalysisRuns: %w", err)
 	}
 	var out []v1alpha1.AnalysisRun

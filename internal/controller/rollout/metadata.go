@@ -72,7 +72,7 @@ func (s *syncer) applyMetadata(ctx context.Context, rs *appsv1.ReplicaSet, md *v
 		}
 	}
 	var pods corev1.PodList
-	if err := s.r.Client.List(ctx, &pods, ctrl.InNamespace(rs.Namespace), ctrl.MatchingLabels{replicaset.HashLabel: replicaset.Hash(rs)}); err != nil {
+	if err := s.r.Client.List(ctx, &pods, ctrl.InNamespace(rs.Namespace), ctrl.MatchingFields{hashIndex: replicaset.Hash(rs)}); err != nil {
 		return err
 	}
 	for i := range pods.Items {

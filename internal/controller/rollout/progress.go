@@ -26,7 +26,7 @@ func (s *syncer) diagnose(ctx context.Context) error {
 		return nil
 	}
 	var pods corev1.PodList
-	if err := s.r.Client.List(ctx, &pods, ctrl.InNamespace(s.ro.Namespace), ctrl.MatchingLabels{replicaset.HashLabel: s.hash}); err != nil {
+	if err := s.r.Client.List(ctx, &pods, ctrl.InNamespace(s.ro.Namespace), ctrl.MatchingFields{hashIndex: s.hash}); err != nil {
 		return fmt.Errorf("listing the new pods: %w", err)
 	}
 	var problems []string

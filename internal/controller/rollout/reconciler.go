@@ -136,6 +136,8 @@ type syncer struct {
 	rss      []*appsv1.ReplicaSet
 	newRS    *appsv1.ReplicaSet
 	stableRS *appsv1.ReplicaSet
+	// pendingRS is set while newRS exists only in memory (flushNewRS).
+	pendingRS bool
 
 	// requeue is the soonest time-based work falls due.
 	requeue time.Duration
@@ -205,7 +207,11 @@ func (s *syncer) sync(ctx context.Context) error {
 	if s.ro.Spec.Strategy.BlueGreen != nil {
 		strategy = s.syncBlueGreen
 	}
-	if err := strategy(ctx); err != nil || s.invalid != "" {
+	err := strategy(ctx)
+	if ferr := s.flushNewRS(ctx); err == nil {
+		err = ferr
+	}
+	if err != nil || s.invalid != "" {
 		return err
 	}
 	if err := s.syncEphemeralMetadata(ctx); err != nil {

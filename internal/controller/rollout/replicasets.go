@@ -96,14 +96,30 @@ func (s *syncer) collision(why string) error {
 	return fmt.Errorf("pod-template hash collision: %s", why)
 }
 
-// createNewRS creates the ReplicaSet of the current template. If it exists
-// already (a reconcile that was cut short, or a stale cache) it is adopted
-// when its template matches.
-func (s *syncer) createNewRS(ctx context.Context) error {
+// createNewRS makes the ReplicaSet of the current template, in memory: the
+// strategy sizes it, and flushNewRS creates it at that size, one write
+// instead of a create and a scale.
+func (s *syncer) createNewRS(context.Context) error {
 	rs := replicaset.New(s.ro, s.hash, replicaset.MaxRevision(s.rss)+1)
 	if s.stableRS != nil {
 		replicaset.AddAntiAffinity(rs, antiAffinityOf(s.ro), replicaset.Hash(s.stableRS))
 	}
+	s.newRS = rs
+	s.rss = append(s.rss, rs)
+	s.pendingRS = true
+	return nil
+}
+
+// flushNewRS creates the new ReplicaSet that createNewRS made, at the size
+// the strategy gave it. If it exists already (a reconcile that was cut
+// short, or a stale cache) it is adopted when its template matches, and
+// sized.
+func (s *syncer) flushNewRS(ctx context.Context) error {
+	if !s.pendingRS {
+		return nil
+	}
+	s.pendingRS = false
+	rs := s.newRS
 	err := s.r.Client.Create(ctx, rs)
 	if apierrors.IsAlreadyExists(err) {
 		existing := &appsv1.ReplicaSet{}
@@ -114,17 +130,24 @@ func (s *syncer) createNewRS(ctx context.Context) error {
 		if owner == nil || owner.UID != s.ro.UID || !replicaset.SameTemplate(existing, &s.ro.Spec.Template) {
 			return s.collision(fmt.Sprintf("ReplicaSet %s exists and is not this template's", rs.Name))
 		}
+		for i := range s.rss {
+			if s.rss[i] == rs {
+				s.rss[i] = existing
+			}
+		}
 		s.newRS = existing
-		s.rss = append(s.rss, existing)
-		return nil
+		return s.scale(ctx, existing, replicaset.Replicas(rs))
 	}
 	if err != nil {
 		return fmt.Errorf("creating ReplicaSet %s: %w", rs.Name, err)
 	}
-	s.event(corev1.EventTypeNormal, v1alpha1.ReasonNewReplicaSetCreated, "Created ReplicaSet %s", replicaset.Describe(rs))
-	s.newRS = rs
-	s.rss = append(s.rss, rs)
+	s.event(corev1.EventTypeNormal, v1alpha1.ReasonNewReplicaSetCreated, "Created ReplicaSet %s with %d pods", replicaset.Describe(rs), replicaset.Replicas(rs))
 	return nil
+}
+
+// pending says whether rs is the new ReplicaSet not created yet.
+func (s *syncer) pending(rs *appsv1.ReplicaSet) bool {
+	return s.pendingRS && rs == s.newRS
 }
 
 // scale sets rs's size, with an event, when it differs.
@@ -139,6 +162,9 @@ func (s *syncer) scale(ctx context.Context, rs *appsv1.ReplicaSet, replicas int3
 		rs.Annotations = map[string]string{}
 	}
 	rs.Annotations[v1alpha1.DesiredReplicasAnnotation] = fmt.Sprint(s.ro.Spec.GetReplicas())
+	if s.pending(rs) {
+		return nil
+	}
 	if err := s.r.Client.Patch(ctx, rs, patch); err != nil {
 		return fmt.Errorf("scaling ReplicaSet %s to %d: %w", rs.Name, replicas, err)
 	}
@@ -215,6 +241,9 @@ func (s *syncer) setScaleDownDeadline(ctx context.Context, rs *appsv1.ReplicaSet
 		rs.Annotations = map[string]string{}
 	}
 	rs.Annotations[v1alpha1.ScaleDownDeadlineAnnotationKey] = at.UTC().Format(time.RFC3339)
+	if s.pending(rs) {
+		return nil
+	}
 	return s.r.Client.Patch(ctx, rs, patch)
 }
 
@@ -226,6 +255,9 @@ func (s *syncer) clearScaleDownDeadline(ctx context.Context, rs *appsv1.ReplicaS
 	}
 	patch := ctrl.MergeFrom(rs.DeepCopy())
 	delete(rs.Annotations, v1alpha1.ScaleDownDeadlineAnnotationKey)
+	if s.pending(rs) {
+		return nil
+	}
 	return s.r.Client.Patch(ctx, rs, patch)
 }
 

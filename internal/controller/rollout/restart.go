@@ -50,7 +50,7 @@ func (s *syncer) syncRestart(ctx context.Context) error {
 			continue
 		}
 		var pods corev1.PodList
-		if err := s.r.Client.List(ctx, &pods, ctrl.InNamespace(rs.Namespace), ctrl.MatchingLabels{replicaset.HashLabel: replicaset.Hash(rs)}); err != nil {
+		if err := s.r.Client.List(ctx, &pods, ctrl.InNamespace(rs.Namespace), ctrl.MatchingFields{hashIndex: replicaset.Hash(rs)}); err != nil {
 			return err
 		}
 		// Counted from the pods: the ReplicaSet's status may not have seen

@@ -16,7 +16,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/replicaset"
 )
+
+// hashIndex indexes pods and AnalysisRuns by their pod-template hash label.
+const hashIndex = ".metadata.labels.hash"
 
 // SetupWithManager registers the reconciler, its ReplicaSet index and its
 // watches: Rollouts, the ReplicaSets they own, and the Services they manage.
@@ -30,6 +34,20 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	if err != nil {
 		return err
+	}
+	// Pods and runs are looked up by pod-template hash on every
+	// reconcile: an index keeps that from scanning a namespace of
+	// thousands.
+	byHash := func(obj client.Object) []string {
+		if h := obj.GetLabels()[replicaset.HashLabel]; h != "" {
+			return []string{h}
+		}
+		return nil
+	}
+	for _, obj := range []client.Object{&corev1.Pod{}, &v1alpha1.AnalysisRun{}} {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), obj, hashIndex, byHash); err != nil {
+			return err
+		}
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("rollout").
