@@ -39,6 +39,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("ramp-bench", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.IntVar(&opts.Rollouts, "rollouts", 1000, "rollouts in the fleet")
+	fs.StringVar(&opts.Kind, "kind", scalebench.KindRollouts, "what the fleet is made of: rollouts, or deployments (plain Deployments, no ramp-controller: the cluster's own cost for the same release)")
 	fs.StringVar(&opts.Controller, "controller", "", "the ramp-controller binary (default: ramp-controller beside ramp-bench)")
 	controllerArgs := fs.String("controller-args", "", "flags added to the controller's defaults, space-separated")
 	fs.DurationVar(&opts.Rest, "rest", time.Minute, "how long the fleet is watched at rest")

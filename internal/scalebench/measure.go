@@ -16,7 +16,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -30,6 +32,8 @@ import (
 
 // Report holds a run's figures.
 type Report struct {
+	// Kind is what the fleet was made of (KindRollouts, KindDeployments).
+	Kind            string
 	Rollouts        int
 	CreateToHealthy time.Duration
 	// Drain is how long API writes went on after the fleet was Healthy.
@@ -60,34 +64,35 @@ type fleet struct {
 	progress io.Writer
 
 	mu      sync.Mutex
-	want    func(*v1alpha1.Rollout) bool
+	kind    kind
+	want    func(client.Object) bool
 	reachAt map[string]time.Time
 	changed chan struct{}
 }
 
-func watchFleet(ctx context.Context, cfg *rest.Config) (*fleet, error) {
+func watchFleet(ctx context.Context, cfg *rest.Config, k kind) (*fleet, error) {
 	c, err := cache.New(cfg, cache.Options{Scheme: app.Scheme(), DefaultNamespaces: map[string]cache.Config{Namespace: {}}})
 	if err != nil {
 		return nil, err
 	}
-	inf, err := c.GetInformer(ctx, &v1alpha1.Rollout{})
+	inf, err := c.GetInformer(ctx, k.proto())
 	if err != nil {
 		return nil, err
 	}
-	f := &fleet{cache: c, reachAt: map[string]time.Time{}, changed: make(chan struct{}, 1)}
+	f := &fleet{cache: c, kind: k, reachAt: map[string]time.Time{}, changed: make(chan struct{}, 1)}
 	look := func(obj any) {
-		ro, ok := obj.(*v1alpha1.Rollout)
+		ro, ok := obj.(client.Object)
 		if !ok {
 			return
 		}
 		now := time.Now()
 		f.mu.Lock()
 		if f.want != nil && f.want(ro) {
-			if _, seen := f.reachAt[ro.Name]; !seen {
-				f.reachAt[ro.Name] = now
+			if _, seen := f.reachAt[ro.GetName()]; !seen {
+				f.reachAt[ro.GetName()] = now
 			}
 		} else {
-			delete(f.reachAt, ro.Name)
+			delete(f.reachAt, ro.GetName())
 		}
 		f.mu.Unlock()
 		select {
@@ -112,22 +117,22 @@ func (f *fleet) stop() { f.cancel() }
 
 // waitAll waits until every named rollout is in the wanted state. The
 // time each got there is kept for reached.
-func (f *fleet) waitAll(ctx context.Context, timeout time.Duration, names []string, want func(*v1alpha1.Rollout) bool) error {
+func (f *fleet) waitAll(ctx context.Context, timeout time.Duration, names []string, want func(client.Object) bool) error {
 	f.mu.Lock()
 	f.want = want
 	f.reachAt = map[string]time.Time{}
 	f.mu.Unlock()
 	// Look at what the cache holds now: the state may already be there.
-	var list v1alpha1.RolloutList
-	if err := f.cache.List(ctx, &list, client.InNamespace(Namespace)); err != nil {
+	items, err := f.items(ctx)
+	if err != nil {
 		return err
 	}
 	now := time.Now()
 	f.mu.Lock()
-	for i := range list.Items {
-		if want(&list.Items[i]) {
-			if _, seen := f.reachAt[list.Items[i].Name]; !seen {
-				f.reachAt[list.Items[i].Name] = now
+	for _, obj := range items {
+		if want(obj) {
+			if _, seen := f.reachAt[obj.GetName()]; !seen {
+				f.reachAt[obj.GetName()] = now
 			}
 		}
 	}
@@ -161,9 +166,9 @@ func (f *fleet) waitAll(ctx context.Context, timeout time.Duration, names []stri
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:
-			ro := &v1alpha1.Rollout{}
-			_ = f.cache.Get(ctx, types.NamespacedName{Namespace: Namespace, Name: example}, ro)
-			return fmt.Errorf("%d rollouts not there after %s; %s: %s %s", missing, timeout, example, ro.Status.Phase, ro.Status.Message)
+			obj := f.kind.proto()
+			_ = f.cache.Get(ctx, types.NamespacedName{Namespace: Namespace, Name: example}, obj)
+			return fmt.Errorf("%d %s not there after %s; %s: %s", missing, f.kind.name, timeout, example, f.kind.status(obj))
 		}
 	}
 }
@@ -171,17 +176,17 @@ func (f *fleet) waitAll(ctx context.Context, timeout time.Duration, names []stri
 // report prints how many rollouts are still on their way, by status
 // message.
 func (f *fleet) report(ctx context.Context, names []string) {
-	var list v1alpha1.RolloutList
-	if err := f.cache.List(ctx, &list, client.InNamespace(Namespace)); err != nil {
+	items, err := f.items(ctx)
+	if err != nil {
 		return
 	}
 	f.mu.Lock()
 	byMessage := map[string]int{}
 	waiting := 0
-	for _, ro := range list.Items {
-		if _, ok := f.reachAt[ro.Name]; !ok {
+	for _, obj := range items {
+		if _, ok := f.reachAt[obj.GetName()]; !ok {
 			waiting++
-			byMessage[string(ro.Status.Phase)+": "+generic(ro.Status.Message)]++
+			byMessage[generic(f.kind.status(obj))]++
 		}
 	}
 	f.mu.Unlock()
@@ -198,6 +203,20 @@ func (f *fleet) report(ctx context.Context, names []string) {
 		}
 		fmt.Fprintf(f.progress, "  %s\n", l)
 	}
+}
+
+// items lists the fleet from the cache.
+func (f *fleet) items(ctx context.Context) ([]client.Object, error) {
+	list := f.kind.list()
+	if err := f.cache.List(ctx, list, client.InNamespace(Namespace)); err != nil {
+		return nil, err
+	}
+	var out []client.Object
+	err := meta.EachListItem(list, func(o runtime.Object) error {
+		out = append(out, o.(client.Object))
+		return nil
+	})
+	return out, err
 }
 
 // generic replaces the words of a message that carry digits (names,
@@ -222,11 +241,12 @@ func (f *fleet) reached(name string) time.Time {
 // readiness, as a watch of the pods sees it, to its Healthy status, as a
 // watch of the rollouts sees it.
 func releaseOne(ctx context.Context, cl client.Client, kube kubernetes.Interface, f *fleet, name string, timeout time.Duration) (time.Duration, error) {
-	ro := &v1alpha1.Rollout{}
-	if err := cl.Get(ctx, types.NamespacedName{Namespace: Namespace, Name: name}, ro); err != nil {
+	obj := f.kind.proto()
+	if err := cl.Get(ctx, types.NamespacedName{Namespace: Namespace, Name: name}, obj); err != nil {
 		return 0, err
 	}
-	old := ro.Status.CurrentPodHash
+	old := f.kind.podHash(obj)
+	var oldPods = map[string]bool{}
 	var ready time.Time
 	var mu sync.Mutex
 	pods := toolscache.NewSharedInformer(toolscache.NewFilteredListWatchFromClient(kube.CoreV1().RESTClient(), "pods", Namespace, func(o *metav1.ListOptions) {
@@ -234,7 +254,13 @@ func releaseOne(ctx context.Context, cl client.Client, kube kubernetes.Interface
 	}), &corev1.Pod{}, 0)
 	look := func(obj any) {
 		p, ok := obj.(*corev1.Pod)
-		if !ok || p.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] == old {
+		if !ok {
+			return
+		}
+		mu.Lock()
+		isOld := oldPods[p.Name]
+		mu.Unlock()
+		if isOld || (old != "" && p.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] == old) {
 			return
 		}
 		for _, c := range p.Status.Conditions {
@@ -251,15 +277,17 @@ func releaseOne(ctx context.Context, cl client.Client, kube kubernetes.Interface
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go pods.Run(pctx.Done())
-	if !toolscache.WaitForCacheSync(ctx.Done(), pods.HasSynced) {
-		return 0, fmt.Errorf("pod watch did not start")
+	// The pods there before the update are the old ones.
+	mu.Lock()
+	for _, o := range pods.GetStore().List() {
+		oldPods[o.(*corev1.Pod).Name] = true
 	}
-	patch := client.MergeFrom(ro.DeepCopy())
-	ro.Spec.Template.Spec.Containers[0].Image = "example/app:3"
-	if err := cl.Patch(ctx, ro, patch); err != nil {
+	ready = time.Time{}
+	mu.Unlock()
+	if err := cl.Patch(ctx, obj, client.RawPatch(types.MergePatchType, imagePatch("example/app:3"))); err != nil {
 		return 0, err
 	}
-	if err := f.waitAll(ctx, timeout, []string{name}, func(ro *v1alpha1.Rollout) bool { return healthy(ro, "example/app:3") }); err != nil {
+	if err := f.waitAll(ctx, timeout, []string{name}, func(o client.Object) bool { return f.kind.done(o, "example/app:3") }); err != nil {
 		return 0, err
 	}
 	mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,10 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
 )
@@ -42,6 +41,11 @@ type Options struct {
 	Dir string
 	// Timeout bounds each wait for the fleet (default 15 minutes).
 	Timeout time.Duration
+	// Kind is what the fleet is made of: KindRollouts (default), or
+	// KindDeployments, plain Deployments rolled by the
+	// kube-controller-manager with no ramp-controller: what the cluster
+	// itself costs for the same release.
+	Kind string
 }
 
 func (o Options) withDefaults() Options {
@@ -66,6 +70,10 @@ const Namespace = "bench"
 // and returns them all.
 func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	opts = opts.withDefaults()
+	k, err := kindOf(opts.Kind)
+	if err != nil {
+		return nil, err
+	}
 	dir := opts.Dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "ramp-bench-")
@@ -76,7 +84,11 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		dir = d
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
-	say("ramp-bench: %d rollouts (canary, 1 replica, steps [setWeight: 50]); ramp-controller %v", opts.Rollouts, opts.ControllerArgs)
+	if k.name == KindRollouts {
+		say("ramp-bench: %d rollouts (canary, 1 replica, steps [setWeight: 50]); ramp-controller %v", opts.Rollouts, opts.ControllerArgs)
+	} else {
+		say("ramp-bench: %d Deployments (1 replica, rolling update), no ramp-controller: the cluster's own cost", opts.Rollouts)
+	}
 
 	// A fresh cluster each time: a fleet left from an earlier run would
 	// be measured too.
@@ -104,12 +116,14 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		}
 	}
 
-	ctrl, err := startController(ctx, opts, c.KubeconfigPath(), filepath.Join(dir, "controller.log"))
-	if err != nil {
-		return nil, err
+	ctrl := &controller{}
+	if k.name == KindRollouts {
+		if ctrl, err = startController(ctx, opts, c.KubeconfigPath(), filepath.Join(dir, "controller.log")); err != nil {
+			return nil, err
+		}
+		defer ctrl.stop()
 	}
-	defer ctrl.stop()
-	fleet, err := watchFleet(ctx, cfg)
+	fleet, err := watchFleet(ctx, cfg, k)
 	if err != nil {
 		return nil, err
 	}
@@ -125,12 +139,12 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		names[i] = fmt.Sprintf("app-%05d", i)
 	}
 	if err := parallel(ctx, names, func(ctx context.Context, name string) error {
-		return cl.Create(ctx, newRollout(name))
+		return cl.Create(ctx, k.member(name))
 	}); err != nil {
 		return nil, fmt.Errorf("creating rollouts: %w", err)
 	}
 	created := time.Since(start)
-	if err := fleet.waitAll(ctx, opts.Timeout, names, func(ro *v1alpha1.Rollout) bool { return healthy(ro, "") }); err != nil {
+	if err := fleet.waitAll(ctx, opts.Timeout, names, func(o client.Object) bool { return k.done(o, "") }); err != nil {
 		return nil, fmt.Errorf("waiting for the fleet to be Healthy: %w", err)
 	}
 	rep.CreateToHealthy = time.Since(start)
@@ -161,7 +175,9 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		return nil, err
 	}
 	rep.RestWrites = after.minus(before)
-	say("at rest (%s): RSS %s (%s before any rollout; %s per rollout), CPU %.3f core", opts.Rest, mib(rep.RestRSS), mib(rep.BaselineRSS), bytesPer(rep.RestRSS-rep.BaselineRSS, opts.Rollouts), rep.RestCPU)
+	if k.name == KindRollouts {
+		say("at rest (%s): ramp-controller RSS %s (%s before any rollout; %s per rollout), CPU %.3f core", opts.Rest, mib(rep.RestRSS), mib(rep.BaselineRSS), bytesPer(rep.RestRSS-rep.BaselineRSS, opts.Rollouts), rep.RestCPU)
+	}
 	say("API writes at rest by resource: %s", rep.RestWrites)
 
 	// A release of the whole fleet.
@@ -172,9 +188,10 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	updated := make(map[string]time.Time, len(names))
 	var mu sync.Mutex
 	if err := parallel(ctx, names, func(ctx context.Context, name string) error {
-		patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"example/app:2"}]}}}}`)
-		ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: name}}
-		if err := cl.Patch(ctx, ro, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		obj := k.proto()
+		obj.SetNamespace(Namespace)
+		obj.SetName(name)
+		if err := cl.Patch(ctx, obj, client.RawPatch(types.MergePatchType, imagePatch("example/app:2"))); err != nil {
 			return err
 		}
 		mu.Lock()
@@ -184,7 +201,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("updating images: %w", err)
 	}
-	if err := fleet.waitAll(ctx, opts.Timeout, names, func(ro *v1alpha1.Rollout) bool { return healthy(ro, "example/app:2") }); err != nil {
+	if err := fleet.waitAll(ctx, opts.Timeout, names, func(o client.Object) bool { return k.done(o, "example/app:2") }); err != nil {
 		return nil, fmt.Errorf("waiting for the release: %w", err)
 	}
 	var took []time.Duration
@@ -194,6 +211,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	slices.Sort(took)
 	rep.UpdateP50, rep.UpdateP99, rep.UpdateMax = percentile(took, 50), percentile(took, 99), took[len(took)-1]
 	rep.PeakRSS = ctrl.peakRSS()
+	rep.Kind = k.name
 	afterRelease, err := writes.read(ctx)
 	if err != nil {
 		return nil, err
@@ -201,7 +219,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	rep.ReleaseWrites = afterRelease.minus(beforeRelease)
 	delete(rep.ReleaseWrites, "leases")
 	say("API writes of the release per rollout (every client: controller, kube-controller-manager, nodes): %s", rep.ReleaseWrites.per(opts.Rollouts))
-	say("update all at once → Healthy at the new revision: p50 %s, p99 %s, max %s; peak RSS %s",
+	say("update all at once → Healthy at the new revision: p50 %s, p99 %s, max %s; ramp-controller peak RSS %s",
 		round(rep.UpdateP50), round(rep.UpdateP99), round(rep.UpdateMax), mib(rep.PeakRSS))
 
 	// One release while the others rest.
@@ -213,37 +231,13 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		return nil, err
 	}
 	rep.OneAmongRest = one
-	say("one rollout updated while %d rest: Healthy %s after its new pod was ready", opts.Rollouts-1, round(one))
+	say("one %s updated while %d rest: done %s after its new pod was ready", strings.TrimSuffix(k.name, "s"), opts.Rollouts-1, round(one))
 	return rep, nil
 }
 
-// newRollout is a member of the fleet.
-func newRollout(name string) *v1alpha1.Rollout {
-	labels := map[string]string{"app": name}
-	return &v1alpha1.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: name},
-		Spec: v1alpha1.RolloutSpec{
-			Replicas: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example/app:1"}}},
-			},
-			Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{
-				Steps: []v1alpha1.CanaryStep{{SetWeight: ptr.To[int32](50)}},
-			}},
-		},
-	}
-}
-
-// healthy says whether ro is Healthy at its generation with nothing under
-// way, running image (any, when empty).
-func healthy(ro *v1alpha1.Rollout, image string) bool {
-	if ro.Status.Phase != v1alpha1.RolloutPhaseHealthy || ro.Status.ObservedGeneration != fmt.Sprint(ro.Generation) ||
-		ro.Status.StableRS == "" || ro.Status.StableRS != ro.Status.CurrentPodHash {
-		return false
-	}
-	return image == "" || ro.Spec.Template.Spec.Containers[0].Image == image
+// imagePatch sets the image of the fleet's one container.
+func imagePatch(image string) []byte {
+	return []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"` + image + `"}]}}}}`)
 }
 
 // parallel calls fn for every name, 64 at a time.
@@ -351,11 +345,18 @@ func (c *controller) stop() {
 	}
 }
 
-func (c *controller) rss() int64     { return procStatus(c.cmd.Process.Pid, "VmRSS") }
-func (c *controller) peakRSS() int64 { return procStatus(c.cmd.Process.Pid, "VmHWM") }
-func (c *controller) cpu() time.Duration {
-	return procCPU(c.cmd.Process.Pid)
+// pid is the controller's process id; 0 without a controller (a
+// Deployment fleet), whose figures then read 0.
+func (c *controller) pid() int {
+	if c.cmd == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
 }
+
+func (c *controller) rss() int64         { return procStatus(c.pid(), "VmRSS") }
+func (c *controller) peakRSS() int64     { return procStatus(c.pid(), "VmHWM") }
+func (c *controller) cpu() time.Duration { return procCPU(c.pid()) }
 
 func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -1,8 +1,11 @@
 package analysisrun_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -32,12 +35,17 @@ func heldPrometheus(t *testing.T) (address string, held func() int, release func
 		t.Fatal(err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ErrorLog = log.New(io.Discard, "", 0)
 	gate := make(chan struct{})
 	var mu sync.Mutex
 	waiting := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		if strings.Contains(r.Form.Get("query"), "# slow") {
+		// The query is in the URL or in a form body, which is read here
+		// and handed on to Prometheus as it came.
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		form, _ := url.ParseQuery(string(body))
+		if strings.Contains(r.URL.Query().Get("query")+form.Get("query"), "# slow") {
 			mu.Lock()
 			waiting++
 			mu.Unlock()
