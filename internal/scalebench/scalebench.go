@@ -148,7 +148,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		return nil, fmt.Errorf("waiting for the fleet to be Healthy: %w", err)
 	}
 	rep.CreateToHealthy = time.Since(start)
-	say("create → all Healthy: %s (creating the %d %s took %s)", round(rep.CreateToHealthy), opts.Rollouts, k.name, round(created))
+	say("create → all Healthy: %s (creating the %d Rollouts took %s)", round(rep.CreateToHealthy), opts.Rollouts, round(created))
 
 	// Rest.
 	writes := &apiWrites{kube: kube}
@@ -178,7 +178,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	if k.name == KindRollouts {
 		say("at rest (%s): ramp-controller RSS %s (%s before any rollout; %s per rollout), CPU %.3f core", opts.Rest, mib(rep.RestRSS), mib(rep.BaselineRSS), bytesPer(rep.RestRSS-rep.BaselineRSS, opts.Rollouts), rep.RestCPU)
 	}
-	say("API writes at rest by resource (leases: leader election and the API server's own heartbeat): %s", rep.RestWrites)
+	say("API writes at rest by resource: %s", rep.RestWrites)
 
 	// A release of the whole fleet.
 	beforeRelease, err := writes.read(ctx)
@@ -218,11 +218,9 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	}
 	rep.ReleaseWrites = afterRelease.minus(beforeRelease)
 	delete(rep.ReleaseWrites, "leases")
-	say("API writes of the release per member (every client: controller, kube-controller-manager, nodes): %s", rep.ReleaseWrites.per(opts.Rollouts))
-	say("update all at once → done at the new revision: p50 %s, p99 %s, max %s", round(rep.UpdateP50), round(rep.UpdateP99), round(rep.UpdateMax))
-	if k.name == KindRollouts {
-		say("ramp-controller peak RSS: %s", mib(rep.PeakRSS))
-	}
+	say("API writes of the release per rollout (every client: controller, kube-controller-manager, nodes): %s", rep.ReleaseWrites.per(opts.Rollouts))
+	say("update all at once → Healthy at the new revision: p50 %s, p99 %s, max %s; ramp-controller peak RSS %s",
+		round(rep.UpdateP50), round(rep.UpdateP99), round(rep.UpdateMax), mib(rep.PeakRSS))
 
 	// One release while the others rest.
 	if _, err := writes.quiet(ctx, 5*time.Second, opts.Timeout); err != nil {

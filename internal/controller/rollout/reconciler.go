@@ -55,11 +55,10 @@ type Reconciler struct {
 	// once (a test that restarts the controller).
 	SkipNameValidation bool
 
-	// written remembers, per rollout, the last status this reconciler
-	// wrote (a lastWrite): its resourceVersion, so that it never acts on an
-	// older copy from the cache (which would undo what it just did, such as
-	// a switch of the active Service), and its time, for coalescing. An
-	// entry goes when its rollout is gone.
+	// written remembers, per rollout, the resourceVersion of the last status
+	// this reconciler wrote, so that it never acts on an older copy from
+	// the cache (which would undo what it just did, such as a switch of the
+	// active Service). An entry goes when its rollout is gone.
 	written sync.Map
 }
 
@@ -98,7 +97,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		// The patch brings the rollout back.
 		return reconcile.Result{}, err
 	}
-	if last, ok := r.written.Load(req.NamespacedName); ok && olderThan(ro.ResourceVersion, last.(lastWrite).resourceVersion) {
+	if last, ok := r.written.Load(req.NamespacedName); ok && olderThan(ro.ResourceVersion, last.(string)) {
 		// The cache has not caught up with our own last write yet; its
 		// watch event brings us back.
 		return reconcile.Result{RequeueAfter: time.Second}, nil
@@ -241,10 +240,6 @@ func (r *Reconciler) patchStatus(ctx context.Context, ro *v1alpha1.Rollout, s *s
 	if apiequality.Semantic.DeepEqual(&ro.Status, s.status) {
 		return nil
 	}
-	if wait := r.coalesce(ro, s.status); wait > 0 {
-		s.after(wait)
-		return nil
-	}
 	updated := ro.DeepCopy()
 	updated.Status = *s.status
 	if err := r.Client.Status().Patch(ctx, updated, ctrl.MergeFrom(ro)); err != nil {
@@ -253,45 +248,8 @@ func (r *Reconciler) patchStatus(ctx context.Context, ro *v1alpha1.Rollout, s *s
 		}
 		return fmt.Errorf("writing status: %w", err)
 	}
-	r.written.Store(ctrl.ObjectKeyFromObject(ro), lastWrite{resourceVersion: updated.ResourceVersion, at: r.Clock.Now()})
+	r.written.Store(ctrl.ObjectKeyFromObject(ro), updated.ResourceVersion)
 	return nil
-}
-
-// lastWrite is the last status the reconciler wrote for a rollout.
-type lastWrite struct {
-	resourceVersion string
-	at              time.Time
-}
-
-// CountsDelay is how long a status that differs from the last one written
-// only in its pod counts waits to be written: pods change one by one, and
-// each change of a ReplicaSet's status would otherwise cost a status write
-// of its own. The counts are late by at most this; anything else (phase,
-// message, step, conditions) is written at once.
-const CountsDelay = time.Second
-
-// coalesce says how long to hold want back, when it differs from the
-// status in the API only in pod counts and the last write was less than
-// CountsDelay ago; zero means write now.
-func (r *Reconciler) coalesce(ro *v1alpha1.Rollout, want *v1alpha1.RolloutStatus) time.Duration {
-	last, ok := r.written.Load(ctrl.ObjectKeyFromObject(ro))
-	if !ok {
-		return 0
-	}
-	wait := CountsDelay - r.Clock.Since(last.(lastWrite).at)
-	if wait <= 0 || !countsOnly(&ro.Status, want) {
-		return 0
-	}
-	return wait
-}
-
-// countsOnly says whether a and b differ only in their pod counts.
-func countsOnly(a, b *v1alpha1.RolloutStatus) bool {
-	x, y := *a, *b
-	for _, st := range []*v1alpha1.RolloutStatus{&x, &y} {
-		st.Replicas, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas, st.HPAReplicas = 0, 0, 0, 0, 0
-	}
-	return apiequality.Semantic.DeepEqual(&x, &y)
 }
 
 func mergeFrom(ro *v1alpha1.Rollout) ctrl.Patch { return ctrl.MergeFrom(ro) }
