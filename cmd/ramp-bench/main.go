@@ -42,6 +42,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&opts.Kind, "kind", scalebench.KindRollouts, "what the fleet is made of: rollouts, or deployments (plain Deployments, no ramp-controller: the cluster's own cost for the same release)")
 	fs.StringVar(&opts.Controller, "controller", "", "the ramp-controller binary (default: ramp-controller beside ramp-bench)")
 	controllerArgs := fs.String("controller-args", "", "flags added to the controller's defaults, space-separated")
+	fs.BoolVar(&opts.SkipRelease, "skip-release", false, "leave out the release of the whole fleet at once (create, rest, and one release among the rest only)")
 	fs.DurationVar(&opts.Rest, "rest", time.Minute, "how long the fleet is watched at rest")
 	fs.StringVar(&opts.Dir, "dir", "", "keep the cluster's state and the controller's log here (default: a temporary directory, removed)")
 	fs.DurationVar(&opts.Timeout, "timeout", 15*time.Minute, "longest wait for the fleet at each stage")

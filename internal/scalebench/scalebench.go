@@ -41,6 +41,10 @@ type Options struct {
 	Dir string
 	// Timeout bounds each wait for the fleet (default 15 minutes).
 	Timeout time.Duration
+	// SkipRelease leaves out the release of the whole fleet at once: a
+	// run of 10,000 then measures creation, rest and one release among the
+	// rest.
+	SkipRelease bool
 	// Kind is what the fleet is made of: KindRollouts (default), or
 	// KindDeployments, plain Deployments rolled by the
 	// kube-controller-manager with no ramp-controller: what the cluster
@@ -148,7 +152,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		return nil, fmt.Errorf("waiting for the fleet to be Healthy: %w", err)
 	}
 	rep.CreateToHealthy = time.Since(start)
-	say("create → all Healthy: %s (creating the %d Rollouts took %s)", round(rep.CreateToHealthy), opts.Rollouts, round(created))
+	say("create → all Healthy: %s (creating the %d %s took %s)", round(rep.CreateToHealthy), opts.Rollouts, k.name, round(created))
 
 	// Rest.
 	writes := &apiWrites{kube: kube}
@@ -178,49 +182,13 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	if k.name == KindRollouts {
 		say("at rest (%s): ramp-controller RSS %s (%s before any rollout; %s per rollout), CPU %.3f core", opts.Rest, mib(rep.RestRSS), mib(rep.BaselineRSS), bytesPer(rep.RestRSS-rep.BaselineRSS, opts.Rollouts), rep.RestCPU)
 	}
-	say("API writes at rest by resource: %s", rep.RestWrites)
+	say("API writes at rest by resource (leases: leader election and the API server's own heartbeat): %s", rep.RestWrites)
 
-	// A release of the whole fleet.
-	beforeRelease, err := writes.read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	updated := make(map[string]time.Time, len(names))
-	var mu sync.Mutex
-	if err := parallel(ctx, names, func(ctx context.Context, name string) error {
-		obj := k.proto()
-		obj.SetNamespace(Namespace)
-		obj.SetName(name)
-		if err := cl.Patch(ctx, obj, client.RawPatch(types.MergePatchType, imagePatch("example/app:2"))); err != nil {
-			return err
+	if !opts.SkipRelease {
+		if err := releaseAll(ctx, cl, k, fleet, writes, ctrl, names, opts, rep, say); err != nil {
+			return nil, err
 		}
-		mu.Lock()
-		updated[name] = time.Now()
-		mu.Unlock()
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("updating images: %w", err)
 	}
-	if err := fleet.waitAll(ctx, opts.Timeout, names, func(o client.Object) bool { return k.done(o, "example/app:2") }); err != nil {
-		return nil, fmt.Errorf("waiting for the release: %w", err)
-	}
-	var took []time.Duration
-	for _, name := range names {
-		took = append(took, fleet.reached(name).Sub(updated[name]))
-	}
-	slices.Sort(took)
-	rep.UpdateP50, rep.UpdateP99, rep.UpdateMax = percentile(took, 50), percentile(took, 99), took[len(took)-1]
-	rep.PeakRSS = ctrl.peakRSS()
-	rep.Kind = k.name
-	afterRelease, err := writes.read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rep.ReleaseWrites = afterRelease.minus(beforeRelease)
-	delete(rep.ReleaseWrites, "leases")
-	say("API writes of the release per rollout (every client: controller, kube-controller-manager, nodes): %s", rep.ReleaseWrites.per(opts.Rollouts))
-	say("update all at once → Healthy at the new revision: p50 %s, p99 %s, max %s; ramp-controller peak RSS %s",
-		round(rep.UpdateP50), round(rep.UpdateP99), round(rep.UpdateMax), mib(rep.PeakRSS))
 
 	// One release while the others rest.
 	if _, err := writes.quiet(ctx, 5*time.Second, opts.Timeout); err != nil {
@@ -231,7 +199,12 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		return nil, err
 	}
 	rep.OneAmongRest = one
+	rep.PeakRSS = ctrl.peakRSS()
+	rep.Kind = k.name
 	say("one %s updated while %d rest: done %s after its new pod was ready", strings.TrimSuffix(k.name, "s"), opts.Rollouts-1, round(one))
+	if k.name == KindRollouts {
+		say("ramp-controller peak RSS: %s", mib(rep.PeakRSS))
+	}
 	return rep, nil
 }
 
@@ -381,4 +354,48 @@ func bytesPer(b int64, n int) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f KiB", float64(b)/float64(n)/1024)
+}
+
+// releaseAll updates every member's image at once and measures the time
+// each takes to finish, and the API writes of it all.
+func releaseAll(ctx context.Context, cl client.Client, k kind, fleet *fleet, writes *apiWrites, ctrl *controller, names []string, opts Options, rep *Report, say func(string, ...any)) error {
+	beforeRelease, err := writes.read(ctx)
+	if err != nil {
+		return err
+	}
+	updated := make(map[string]time.Time, len(names))
+	var mu sync.Mutex
+	if err := parallel(ctx, names, func(ctx context.Context, name string) error {
+		obj := k.proto()
+		obj.SetNamespace(Namespace)
+		obj.SetName(name)
+		if err := cl.Patch(ctx, obj, client.RawPatch(types.MergePatchType, imagePatch("example/app:2"))); err != nil {
+			return err
+		}
+		mu.Lock()
+		updated[name] = time.Now()
+		mu.Unlock()
+		return nil
+	}); err != nil {
+		return fmt.Errorf("updating images: %w", err)
+	}
+	if err := fleet.waitAll(ctx, opts.Timeout, names, func(o client.Object) bool { return k.done(o, "example/app:2") }); err != nil {
+		return fmt.Errorf("waiting for the release: %w", err)
+	}
+	var took []time.Duration
+	for _, name := range names {
+		took = append(took, fleet.reached(name).Sub(updated[name]))
+	}
+	slices.Sort(took)
+	rep.UpdateP50, rep.UpdateP99, rep.UpdateMax = percentile(took, 50), percentile(took, 99), took[len(took)-1]
+	afterRelease, err := writes.read(ctx)
+	if err != nil {
+		return err
+	}
+	rep.ReleaseWrites = afterRelease.minus(beforeRelease)
+	delete(rep.ReleaseWrites, "leases")
+	say("API writes of the release per member (every client: controller, kube-controller-manager, nodes): %s", rep.ReleaseWrites.per(opts.Rollouts))
+	say("update all at once → done at the new revision: p50 %s, p99 %s, max %s", round(rep.UpdateP50), round(rep.UpdateP99), round(rep.UpdateMax))
+
+	return nil
 }

@@ -34,7 +34,7 @@ func TestShortFleetRun(t *testing.T) {
 	if rep.UpdateMax <= 0 || rep.OneAmongRest <= 0 || rep.RestRSS <= 0 {
 		t.Errorf("figures missing: %+v", rep)
 	}
-	for _, want := range []string{"create → all Healthy", "at rest", "update all at once", "one rollout updated while 19 rest"} {
+	for _, want := range []string{"create → all Healthy", "at rest", "update all at once", "peak RSS", "one rollout updated while 19 rest"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report lacks %q", want)
 		}
