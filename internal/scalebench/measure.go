@@ -312,22 +312,9 @@ func (w Writes) minus(o Writes) Writes {
 	return out
 }
 
-// per divides every count by n.
+// per is the counts divided by n, with their sum first.
 func (w Writes) per(n int) string {
-	out := Writes{}
-	for k, v := range w {
-		out[k] = v / float64(n)
-	}
-	var keys []string
-	for k := range out {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %.2f", k, out[k]))
-	}
-	return fmt.Sprintf("%.1f in all: %s", w.total()/float64(n), strings.Join(parts, ", "))
+	return fmt.Sprintf("%.1f in all: %s", w.total()/float64(n), w.format(float64(n), "%s %.2f"))
 }
 
 func (w Writes) total() float64 {
@@ -342,6 +329,11 @@ func (w Writes) String() string {
 	if len(w) == 0 {
 		return "none"
 	}
+	return w.format(1, "%s %.0f")
+}
+
+// format lists resource and count divided by n, by resource name.
+func (w Writes) format(n float64, layout string) string {
 	var keys []string
 	for k := range w {
 		keys = append(keys, k)
@@ -349,7 +341,7 @@ func (w Writes) String() string {
 	slices.Sort(keys)
 	var parts []string
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %.0f", k, w[k]))
+		parts = append(parts, fmt.Sprintf(layout, k, w[k]/n))
 	}
 	return strings.Join(parts, ", ")
 }
