@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
@@ -208,6 +209,11 @@ func StartController(t testing.TB, cfg *rest.Config, opts app.Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	RunManager(t, mgr)
+}
+
+// RunManager starts mgr and stops it when the test ends.
+func RunManager(t testing.TB, mgr manager.Manager) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()

@@ -2,7 +2,6 @@ package analysisrun_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"log"
@@ -23,6 +22,7 @@ import (
 	"github.com/rampdev/ramp/internal/analysis"
 	"github.com/rampdev/ramp/internal/analysis/prometheus"
 	"github.com/rampdev/ramp/internal/app"
+	"github.com/rampdev/ramp/internal/cluster/clustertest"
 	"github.com/rampdev/ramp/internal/controller/analysisrun"
 )
 
@@ -81,10 +81,7 @@ func TestSlowProviderDoesNotDelayOtherRuns(t *testing.T) {
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	defer func() { cancel(); <-done }()
+	clustertest.RunManager(t, mgr)
 
 	spec := func(query string) v1alpha1.AnalysisRunSpec {
 		return v1alpha1.AnalysisRunSpec{Metrics: []v1alpha1.Metric{{

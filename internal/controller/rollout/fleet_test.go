@@ -1,7 +1,6 @@
 package rollout_test
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -32,10 +31,7 @@ func TestFleetReleasedAtOnceWithSeveralWorkers(t *testing.T) {
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	defer func() { cancel(); <-done }()
+	clustertest.RunManager(t, mgr)
 
 	const n = 12
 	var names []string
