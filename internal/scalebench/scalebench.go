@@ -185,7 +185,8 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	say("API writes at rest by resource (leases: leader election and the API server's own heartbeat): %s", rep.RestWrites)
 
 	if !opts.SkipRelease {
-		if err := releaseAll(ctx, cl, k, fleet, writes, ctrl, names, opts, rep, say); err != nil {
+		r := &release{cl: cl, kind: k, fleet: fleet, writes: writes, say: say}
+		if err := r.run(ctx, names, opts, rep); err != nil {
 			return nil, err
 		}
 	}
@@ -356,9 +357,20 @@ func bytesPer(b int64, n int) string {
 	return fmt.Sprintf("%.1f KiB", float64(b)/float64(n)/1024)
 }
 
-// releaseAll updates every member's image at once and measures the time
-// each takes to finish, and the API writes of it all.
-func releaseAll(ctx context.Context, cl client.Client, k kind, fleet *fleet, writes *apiWrites, ctrl *controller, names []string, opts Options, rep *Report, say func(string, ...any)) error {
+// release is the release of the whole fleet at once, with what it is
+// measured by.
+type release struct {
+	cl     client.Client
+	kind   kind
+	fleet  *fleet
+	writes *apiWrites
+	say    func(string, ...any)
+}
+
+// run updates every member's image at once and measures the time each
+// takes to finish, and the API writes of it all, into rep.
+func (r *release) run(ctx context.Context, names []string, opts Options, rep *Report) error {
+	cl, k, fleet, writes, say := r.cl, r.kind, r.fleet, r.writes, r.say
 	beforeRelease, err := writes.read(ctx)
 	if err != nil {
 		return err
