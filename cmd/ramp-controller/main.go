@@ -13,13 +13,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/rampdev/ramp/internal/analysis/fetch"
+	"github.com/rampdev/ramp/internal/analysis/job"
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/version"
 )
@@ -66,6 +70,17 @@ func parse(args []string, out io.Writer) (*config, error) {
 	fs.DurationVar(&c.opts.APITimeout, "kube-api-timeout", app.DefaultAPITimeout, "time limit of one API request (watches excepted); 0 or negative for none")
 	fs.IntVar(&c.opts.RolloutWorkers, "rollout-workers", app.DefaultRolloutWorkers, "Rollouts reconciled at once")
 	fs.IntVar(&c.opts.AnalysisWorkers, "analysis-workers", app.DefaultAnalysisWorkers, "AnalysisRuns reconciled at once")
+	fs.DurationVar(&c.opts.Analysis.MaxTimeout, "analysis-max-timeout", fetch.DefaultMaxTimeout, "longest wait for one answer of a KPI source (OAuth2 tokens and AWS credentials included), whatever the metric's timeout")
+	fs.Int64Var(&c.opts.Analysis.MaxResponseBytes, "analysis-max-response-bytes", fetch.DefaultMaxBody, "largest answer of a KPI source read; a larger one is an Error measurement")
+	fs.DurationVar(&c.opts.Analysis.JobDeadline, "analysis-job-deadline", job.DefaultDeadline, "activeDeadlineSeconds of a measurement Job that sets none")
+	fs.Func("aws-allowed-role-arns", "comma-separated IAM role ARNs a metric's sigv4 roleArn may assume (default: none, only the controller's own identity)", func(v string) error {
+		c.opts.Analysis.AllowedRoleARNs = append(c.opts.Analysis.AllowedRoleARNs, splitList(v)...)
+		return nil
+	})
+	fs.Func("aws-allowed-profiles", "comma-separated AWS shared-config profiles a metric's sigv4 profile may name (default: none)", func(v string) error {
+		c.opts.Analysis.AllowedProfiles = append(c.opts.Analysis.AllowedProfiles, splitList(v)...)
+		return nil
+	})
 	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
 	c.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -84,7 +99,21 @@ func parse(args []string, out io.Writer) (*config, error) {
 	if c.opts.RolloutWorkers < 1 || c.opts.AnalysisWorkers < 1 {
 		return nil, fmt.Errorf("--rollout-workers and --analysis-workers must be at least 1")
 	}
+	if a := c.opts.Analysis; a.MaxTimeout < time.Second || a.MaxResponseBytes < 1024 || a.JobDeadline < time.Second {
+		return nil, fmt.Errorf("--analysis-max-timeout and --analysis-job-deadline must be at least 1s, --analysis-max-response-bytes at least 1024")
+	}
 	return c, nil
+}
+
+// splitList reads a comma-separated flag value, blanks left out.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {

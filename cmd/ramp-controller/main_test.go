@@ -68,6 +68,32 @@ func TestClientAndWorkerFlags(t *testing.T) {
 	}
 }
 
+// The bounds on KPI sources reach app.Options, with safe defaults: no AWS
+// role or profile a template may pick.
+func TestAnalysisBoundFlags(t *testing.T) {
+	var out bytes.Buffer
+	c, err := parse(nil, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.opts.Analysis; a.MaxTimeout != time.Minute || a.MaxResponseBytes != 1<<20 || a.JobDeadline != time.Hour || a.AllowedRoleARNs != nil || a.AllowedProfiles != nil {
+		t.Errorf("defaults: %+v", a)
+	}
+	c, err = parse([]string{"--analysis-max-timeout=5s", "--analysis-max-response-bytes=4096", "--analysis-job-deadline=2m",
+		"--aws-allowed-role-arns=arn:aws:iam::1:role/a, arn:aws:iam::1:role/b", "--aws-allowed-profiles=prod"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.opts.Analysis
+	if a.MaxTimeout != 5*time.Second || a.MaxResponseBytes != 4096 || a.JobDeadline != 2*time.Minute ||
+		strings.Join(a.AllowedRoleARNs, " ") != "arn:aws:iam::1:role/a arn:aws:iam::1:role/b" || strings.Join(a.AllowedProfiles, " ") != "prod" {
+		t.Errorf("set: %+v", a)
+	}
+	if _, err := parse([]string{"--analysis-max-timeout=0"}, &out); err == nil || !strings.Contains(err.Error(), "--analysis-max-timeout") {
+		t.Errorf("--analysis-max-timeout=0: %v", err)
+	}
+}
+
 func TestMissingKubeconfigIsAClearError(t *testing.T) {
 	var out bytes.Buffer
 	err := run(t.Context(), []string{"--kubeconfig", filepath.Join(t.TempDir(), "none")}, &out)

@@ -1,9 +1,12 @@
 package analysis
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
@@ -42,4 +45,39 @@ func FuzzSubstituteNeverPanics(f *testing.F) {
 			t.Fatal("a value changed the metric's structure")
 		}
 	})
+}
+
+func TestJobSecretsComeFromTheSecret(t *testing.T) {
+	secrets := map[string]SecretRef{"token": {Name: "creds", Key: "api-token"}}
+	job := func(c corev1.Container) v1alpha1.Metric {
+		return v1alpha1.Metric{Name: "smoke", Provider: v1alpha1.MetricProvider{Job: &v1alpha1.JobMetric{Spec: batchv1.JobSpec{
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{c}}}}}}}
+	}
+	m, err := JobSecrets(job(corev1.Container{
+		Name:    "c",
+		Command: []string{"curl", "-H", "Authorization: Bearer {{args.token}}", "{{args.url}}"},
+		Env:     []corev1.EnvVar{{Name: "TOKEN", Value: "{{ args.token }}"}, {Name: "HEADER", Value: "Bearer {{args.token}}"}},
+	}), secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Provider.Job.Spec.Template.Spec.Containers[0]
+	ref := &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}, Key: "api-token"}}
+	wantEnv := []corev1.EnvVar{{Name: "RAMP_SECRET_TOKEN", ValueFrom: ref}, {Name: "TOKEN", ValueFrom: ref}, {Name: "HEADER", Value: "Bearer $(RAMP_SECRET_TOKEN)"}}
+	if !reflect.DeepEqual(c.Env, wantEnv) {
+		t.Errorf("env: %+v\nwant %+v", c.Env, wantEnv)
+	}
+	if want := []string{"curl", "-H", "Authorization: Bearer $(RAMP_SECRET_TOKEN)", "{{args.url}}"}; !reflect.DeepEqual(c.Command, want) {
+		t.Errorf("command: %q; want %q (other arguments left to Substitute)", c.Command, want)
+	}
+	// Anywhere else, a secret would be written into the Job: refused.
+	_, err = JobSecrets(job(corev1.Container{Name: "c", Image: "registry/{{args.token}}"}), secrets)
+	if err == nil || !strings.Contains(err.Error(), `argument "token" comes from a Secret`) {
+		t.Errorf("a secret in the image: %v", err)
+	}
+	// Other metrics are substituted as they are.
+	web := v1alpha1.Metric{Name: "w", Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: "http://x/?k={{args.token}}"}}}
+	if out, err := JobSecrets(web, secrets); err != nil || out.Provider.Web.URL != web.Provider.Web.URL {
+		t.Errorf("a web metric: %v %v", out.Provider.Web.URL, err)
+	}
 }

@@ -9,8 +9,10 @@ import (
 // Next says when a metric's next measurement is due: after initialDelay
 // from the run's start for the first, then interval after the last one
 // finished. It reports false when no more are due: the count is reached, or
-// there is no interval and one has been taken. Errors are measured again
-// after the interval (or at once without one), until consecutiveErrorLimit.
+// there is no interval and one has been taken. After an Error the next
+// measurement is taken ErrorRetryInterval later, whatever the interval, as
+// Argo Rollouts does: a KPI source down for a moment does not burn
+// through consecutiveErrorLimit at once.
 func Next(m v1alpha1.Metric, l Limits, r v1alpha1.MetricResult, started time.Time) (time.Time, bool) {
 	if l.Count != nil && r.Count >= *l.Count {
 		return time.Time{}, false
@@ -33,8 +35,15 @@ func Next(m v1alpha1.Metric, l Limits, r v1alpha1.MetricResult, started time.Tim
 	if last.FinishedAt != nil {
 		finished = last.FinishedAt.Time
 	}
+	if last.Phase == v1alpha1.AnalysisPhaseError {
+		return finished.Add(ErrorRetryInterval), true
+	}
 	return finished.Add(max(0, interval)), true
 }
+
+// ErrorRetryInterval is how long after an Error measurement the next one
+// is taken (Argo Rollouts' DefaultErrorRetryInterval).
+const ErrorRetryInterval = 10 * time.Second
 
 // Retention is how many measurements a metric keeps: its
 // measurementRetention entry (by name, or "*"), else 10.

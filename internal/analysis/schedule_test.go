@@ -31,7 +31,9 @@ func TestNext(t *testing.T) {
 		{"next after the interval", v1alpha1.Metric{Interval: "1m"}, Limits{Count: ptr.To[int32](3)}, withCount(v1alpha1.MetricResult{Measurements: []v1alpha1.Measurement{done(ok, 5)}}, 1), true, 65},
 		{"count reached", v1alpha1.Metric{Interval: "1m"}, Limits{Count: ptr.To[int32](2)}, withCount(v1alpha1.MetricResult{Measurements: []v1alpha1.Measurement{done(ok, 5), done(ok, 65)}}, 2), false, 0},
 		{"unbounded", v1alpha1.Metric{Interval: "10s"}, Limits{}, withCount(v1alpha1.MetricResult{Measurements: []v1alpha1.Measurement{done(bad, 20)}}, 9), true, 30},
-		{"an error is measured again", v1alpha1.Metric{}, Limits{Count: ptr.To[int32](1)}, v1alpha1.MetricResult{Measurements: []v1alpha1.Measurement{done(errp, 7)}}, true, 7},
+		{"an error is measured again 10s later", v1alpha1.Metric{}, Limits{Count: ptr.To[int32](1)}, v1alpha1.MetricResult{Measurements: []v1alpha1.Measurement{done(errp, 7)}}, true, 17},
+		{"an error is measured again 10s later, not after a long interval", v1alpha1.Metric{Interval: "5m"}, Limits{}, withCount(v1alpha1.MetricResult{Measurements: []v1alpha1.Measurement{done(errp, 7)}}, 3), true, 17},
+		{"an error is measured again 10s later, not after a short interval", v1alpha1.Metric{Interval: "1s"}, Limits{}, withCount(v1alpha1.MetricResult{Measurements: []v1alpha1.Measurement{done(errp, 7)}}, 3), true, 17},
 		{"one under way", v1alpha1.Metric{Interval: "10s"}, Limits{}, v1alpha1.MetricResult{Measurements: []v1alpha1.Measurement{{Phase: run}}}, false, 0},
 	} {
 		when, due := Next(c.m, c.l, c.r, start)

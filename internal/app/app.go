@@ -24,6 +24,8 @@ import (
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/analysis"
+	"github.com/rampdev/ramp/internal/analysis/awsauth"
+	"github.com/rampdev/ramp/internal/analysis/fetch"
 	"github.com/rampdev/ramp/internal/analysis/job"
 	"github.com/rampdev/ramp/internal/analysis/prometheus"
 	"github.com/rampdev/ramp/internal/analysis/web"
@@ -90,6 +92,29 @@ type Options struct {
 	// provider's answer before it leaves the call running and moves on;
 	// zero means analysisrun.DefaultMeasureWait.
 	MeasureWait time.Duration
+	// Analysis bounds what KPI sources may cost and which AWS identities
+	// templates may use.
+	Analysis AnalysisOptions
+}
+
+// AnalysisOptions bound what a KPI source, chosen by whoever writes an
+// AnalysisTemplate, may cost the controller.
+type AnalysisOptions struct {
+	// MaxTimeout bounds every provider call (--analysis-max-timeout);
+	// zero is fetch.DefaultMaxTimeout.
+	MaxTimeout time.Duration
+	// MaxResponseBytes bounds an answer read
+	// (--analysis-max-response-bytes); zero is fetch.DefaultMaxBody.
+	MaxResponseBytes int64
+	// JobDeadline is the activeDeadlineSeconds of a measurement Job that
+	// sets none (--analysis-job-deadline); zero is job.DefaultDeadline.
+	JobDeadline time.Duration
+	// AllowedRoleARNs and AllowedProfiles are the AWS roles and profiles a
+	// sigv4 block may name (--aws-allowed-role-arns,
+	// --aws-allowed-profiles); by default none: only the controller's own
+	// identity.
+	AllowedRoleARNs []string
+	AllowedProfiles []string
 }
 
 // AWSOptions configure the calls Ramp makes to AWS: with
@@ -268,6 +293,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 
 		Workers:            workers(opts.AnalysisWorkers, DefaultAnalysisWorkers),
 		MeasureWait:        opts.MeasureWait,
+		MaxTimeout:         opts.Analysis.MaxTimeout,
 		SkipNameValidation: opts.SkipControllerNameValidation,
 	}
 	return runs.SetupWithManager(mgr)
@@ -336,7 +362,14 @@ func providers(mgr ctrl.Manager, opts Options) *analysis.Registry {
 	if opts.Providers != nil {
 		return opts.Providers
 	}
-	return analysis.NewRegistry(web.Provider{}, prometheus.Provider{}, job.Provider{Client: mgr.GetClient()})
+	a := opts.Analysis
+	kpi := fetch.New(a.MaxResponseBytes, a.MaxTimeout)
+	ids := &awsauth.Identities{AllowedRoles: a.AllowedRoleARNs, AllowedProfiles: a.AllowedProfiles}
+	return analysis.NewRegistry(
+		web.Provider{HTTP: kpi},
+		prometheus.Provider{HTTP: kpi, AWS: ids},
+		job.Provider{Client: mgr.GetClient(), Deadline: a.JobDeadline},
+	)
 }
 
 // Run runs the controller until ctx is cancelled.

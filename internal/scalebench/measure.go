@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,7 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -48,7 +49,10 @@ type Report struct {
 	UpdateP50     time.Duration
 	UpdateP99     time.Duration
 	UpdateMax     time.Duration
-	PeakRSS       int64
+	// ReleaseCPU is where the machine's processor time went during the
+	// release of the whole fleet.
+	ReleaseCPU ReleaseCPU
+	PeakRSS    int64
 	// OneAmongRest is the time from one rollout's new pod being ready to
 	// the rollout being Healthy, while the rest of the fleet rests.
 	OneAmongRest time.Duration
@@ -212,7 +216,7 @@ func (f *fleet) items(ctx context.Context) ([]client.Object, error) {
 		return nil, err
 	}
 	var out []client.Object
-	err := meta.EachListItem(list, func(o runtime.Object) error {
+	err := meta.EachListItem(list, func(o kruntime.Object) error {
 		out = append(out, o.(client.Object))
 		return nil
 	})
@@ -440,6 +444,69 @@ func procStatus(pid int, field string) int64 {
 		}
 	}
 	return 0
+}
+
+// ReleaseCPU is the processor time of a release, in cores: what the
+// controller used, what the in-process cluster used (API server, etcd,
+// kube-controller-manager, simulated nodes and this bench's watches), and
+// how busy the whole machine was.
+type ReleaseCPU struct {
+	Controller float64
+	Cluster    float64
+	// Busy is the machine's share of non-idle time, 0 to 1, over Cores.
+	Busy  float64
+	Cores int
+}
+
+// cpuClock reads the processor time of the controller, of this process and
+// of the machine at one moment.
+type cpuClock struct {
+	at                  time.Time
+	controller, cluster time.Duration
+	machineBusy, total  int64
+}
+
+func readCPU(controllerPID int) cpuClock {
+	busy, total := machineCPU()
+	return cpuClock{at: time.Now(), controller: procCPU(controllerPID), cluster: procCPU(os.Getpid()), machineBusy: busy, total: total}
+}
+
+// since is the use between c0 and c.
+func (c cpuClock) since(c0 cpuClock) ReleaseCPU {
+	wall := c.at.Sub(c0.at).Seconds()
+	out := ReleaseCPU{Cores: goruntime.NumCPU()}
+	if wall <= 0 {
+		return out
+	}
+	out.Controller = (c.controller - c0.controller).Seconds() / wall
+	out.Cluster = (c.cluster - c0.cluster).Seconds() / wall
+	if d := c.total - c0.total; d > 0 {
+		out.Busy = float64(c.machineBusy-c0.machineBusy) / float64(d)
+	}
+	return out
+}
+
+// machineCPU is the machine's busy and total clock ticks so far, from the
+// first line of /proc/stat (idle and iowait count as not busy).
+func machineCPU() (busy, total int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return 0, 0
+	}
+	var idle int64
+	for i, f := range fields[1:] {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		total += n
+		if i == 3 || i == 4 { // idle, iowait
+			idle += n
+		}
+	}
+	return total - idle, total
 }
 
 // procCPU is the user and system time of a process so far, from

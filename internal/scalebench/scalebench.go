@@ -185,7 +185,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	say("API writes at rest by resource (leases: leader election and the API server's own heartbeat): %s", rep.RestWrites)
 
 	if !opts.SkipRelease {
-		r := &release{cl: cl, kind: k, fleet: fleet, writes: writes, say: say}
+		r := &release{cl: cl, kind: k, fleet: fleet, writes: writes, say: say, controllerPID: ctrl.pid()}
 		if err := r.run(ctx, names, opts, rep); err != nil {
 			return nil, err
 		}
@@ -365,6 +365,8 @@ type release struct {
 	fleet  *fleet
 	writes *apiWrites
 	say    func(string, ...any)
+	// controllerPID is whose processor time is the controller's (0: none).
+	controllerPID int
 }
 
 // run updates every member's image at once and measures the time each
@@ -375,6 +377,7 @@ func (r *release) run(ctx context.Context, names []string, opts Options, rep *Re
 	if err != nil {
 		return err
 	}
+	cpu0 := readCPU(r.controllerPID)
 	updated := make(map[string]time.Time, len(names))
 	var mu sync.Mutex
 	if err := parallel(ctx, names, func(ctx context.Context, name string) error {
@@ -394,6 +397,7 @@ func (r *release) run(ctx context.Context, names []string, opts Options, rep *Re
 	if err := fleet.waitAll(ctx, opts.Timeout, names, func(o client.Object) bool { return k.done(o, "example/app:2") }); err != nil {
 		return fmt.Errorf("waiting for the release: %w", err)
 	}
+	rep.ReleaseCPU = readCPU(r.controllerPID).since(cpu0)
 	var took []time.Duration
 	for _, name := range names {
 		took = append(took, fleet.reached(name).Sub(updated[name]))
@@ -408,6 +412,8 @@ func (r *release) run(ctx context.Context, names []string, opts Options, rep *Re
 	delete(rep.ReleaseWrites, "leases")
 	say("API writes of the release per member (every client: controller, kube-controller-manager, nodes): %s", rep.ReleaseWrites.per(opts.Rollouts))
 	say("update all at once → done at the new revision: p50 %s, p99 %s, max %s", round(rep.UpdateP50), round(rep.UpdateP99), round(rep.UpdateMax))
+	c := rep.ReleaseCPU
+	say("processor during the release: ramp-controller %.2f core, the in-process cluster %.2f cores, the machine %.0f%% busy (%d cores)", c.Controller, c.Cluster, 100*c.Busy, c.Cores)
 
 	return nil
 }

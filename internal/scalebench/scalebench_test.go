@@ -34,7 +34,10 @@ func TestShortFleetRun(t *testing.T) {
 	if rep.UpdateMax <= 0 || rep.OneAmongRest <= 0 || rep.RestRSS <= 0 {
 		t.Errorf("figures missing: %+v", rep)
 	}
-	for _, want := range []string{"create → all Healthy", "at rest", "update all at once", "peak RSS", "one rollout updated while 19 rest"} {
+	if c := rep.ReleaseCPU; c.Controller <= 0 || c.Cluster <= 0 || c.Busy <= 0 || c.Busy > 1 || c.Cores <= 0 {
+		t.Errorf("processor time of the release: %+v; want the controller's and the cluster's above 0 and the machine's share within (0, 1]", c)
+	}
+	for _, want := range []string{"create → all Healthy", "at rest", "update all at once", "processor during the release", "peak RSS", "one rollout updated while 19 rest"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report lacks %q", want)
 		}

@@ -33,9 +33,17 @@ const jobNameKey = "job-name"
 // Poll is how often a running Job is looked at when no watch event came.
 const Poll = 10 * time.Second
 
+// DefaultDeadline is the activeDeadlineSeconds of a measurement Job that
+// sets none: a Job whose pod never starts (an image that never pulls)
+// fails then, and its run with it, instead of staying Running for ever.
+const DefaultDeadline = time.Hour
+
 // Provider runs measurement Jobs through Client.
 type Provider struct {
 	Client ctrl.Client
+	// Deadline is the activeDeadlineSeconds given to a Job without one
+	// (--analysis-job-deadline); zero is DefaultDeadline.
+	Deadline time.Duration
 }
 
 var _ analysis.Provider = Provider{}
@@ -59,7 +67,7 @@ func (p Provider) Measure(ctx context.Context, req analysis.Request) (analysis.O
 		ObjectMeta: metav1.ObjectMeta{
 			Name:            name,
 			Namespace:       run.Namespace,
-			Labels:          map[string]string{RunUIDLabel: string(run.UID), MetricLabel: labelValue(metric.Name)},
+			Labels:          map[string]string{},
 			Annotations:     map[string]string{},
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(run, v1alpha1.SchemeGroupVersion.WithKind("AnalysisRun"))},
 		},
@@ -70,6 +78,18 @@ func (p Provider) Measure(ctx context.Context, req analysis.Request) (analysis.O
 	}
 	for k, v := range spec.Metadata.Annotations {
 		job.Annotations[k] = v
+	}
+	// After the user's: the labels the controller finds its Jobs by cannot
+	// be overridden.
+	job.Labels[RunUIDLabel] = string(run.UID)
+	job.Labels[MetricLabel] = labelValue(metric.Name)
+	if job.Spec.ActiveDeadlineSeconds == nil {
+		d := p.Deadline
+		if d <= 0 {
+			d = DefaultDeadline
+		}
+		secs := int64(max(time.Second, d) / time.Second)
+		job.Spec.ActiveDeadlineSeconds = &secs
 	}
 	if err := p.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 		return analysis.Outcome{}, fmt.Errorf("job: creating Job %s: %w", name, err)

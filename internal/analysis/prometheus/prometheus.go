@@ -6,23 +6,23 @@ package prometheus
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/analysis"
+	"github.com/rampdev/ramp/internal/analysis/awsauth"
+	"github.com/rampdev/ramp/internal/analysis/fetch"
 )
 
 // AddressEnv names the environment variable that holds the address of
@@ -34,10 +34,11 @@ const DefaultTimeout = 30 * time.Second
 
 // Provider queries Prometheus.
 type Provider struct {
-	// Signer signs requests for metrics with authentication.sigv4; nil
-	// means the AWS default credential chain (IRSA, EKS Pod Identity,
-	// environment, profile).
-	Signer SignerFactory
+	// HTTP is how Prometheus is reached; nil is fetch.Shared().
+	HTTP *fetch.Client
+	// AWS finds the identity of metrics with authentication.sigv4; nil
+	// allows the controller's own identity only.
+	AWS *awsauth.Identities
 	// Now is the time range expressions see as now(); nil is time.Now.
 	Now func() time.Time
 }
@@ -92,7 +93,10 @@ func (p Provider) Measure(ctx context.Context, req analysis.Request) (analysis.O
 			return analysis.Outcome{}, fmt.Errorf("prometheus: query %q: %w", m.Query, err)
 		}
 	}
-	result, text := convert(value)
+	result, text, err := convert(value)
+	if err != nil {
+		return analysis.Outcome{}, err
+	}
 	return analysis.Outcome{Value: result, Text: text}, nil
 }
 
@@ -107,51 +111,73 @@ func (Provider) Terminate(context.Context, analysis.Request, *v1alpha1.Measureme
 // GarbageCollect has nothing to remove.
 func (Provider) GarbageCollect(context.Context, analysis.Request, int) error { return nil }
 
+// MaxSamples bounds the samples of an answer the conditions judge (a
+// vector's elements, a matrix's points): past it the measurement is an
+// Error, so that a query that selects every series of a cluster cannot
+// make the controller build huge values.
+const MaxSamples = 10000
+
 // convert turns a query result into what conditions judge, as Argo
 // Rollouts does: a scalar is a number; a vector a list of its samples'
 // values (result[0] is the first series); a matrix a list of lists. The
-// text is the same in JSON-like form.
-func convert(v model.Value) (any, string) {
+// text is the same in JSON-like form, built in one pass.
+func convert(v model.Value) (any, string, error) {
+	tooMany := func(n int) error {
+		return fmt.Errorf("prometheus: the query returned %d samples; at most %d are judged: aggregate it (sum, max, topk...)", n, MaxSamples)
+	}
+	var b strings.Builder
 	switch x := v.(type) {
 	case *model.Scalar:
 		f := float64(x.Value)
-		return f, formatFloat(f)
+		return f, formatFloat(f), nil
 	case model.Vector:
+		if len(x) > MaxSamples {
+			return nil, "", tooMany(len(x))
+		}
 		out := make([]any, len(x))
-		text := "["
+		b.WriteByte('[')
 		for i, s := range x {
 			f := float64(s.Value)
 			out[i] = f
 			if i > 0 {
-				text += ","
+				b.WriteByte(',')
 			}
-			text += formatFloat(f)
+			b.WriteString(formatFloat(f))
 		}
-		return out, text + "]"
+		b.WriteByte(']')
+		return out, b.String(), nil
 	case model.Matrix:
+		n := 0
+		for _, series := range x {
+			n += len(series.Values)
+		}
+		if n > MaxSamples {
+			return nil, "", tooMany(n)
+		}
 		out := make([]any, len(x))
-		text := "["
+		b.WriteByte('[')
 		for i, series := range x {
 			vals := make([]any, len(series.Values))
 			if i > 0 {
-				text += ","
+				b.WriteByte(',')
 			}
-			text += "["
+			b.WriteByte('[')
 			for j, s := range series.Values {
 				vals[j] = float64(s.Value)
 				if j > 0 {
-					text += ","
+					b.WriteByte(',')
 				}
-				text += formatFloat(float64(s.Value))
+				b.WriteString(formatFloat(float64(s.Value)))
 			}
-			text += "]"
+			b.WriteByte(']')
 			out[i] = vals
 		}
-		return out, text + "]"
+		b.WriteByte(']')
+		return out, b.String(), nil
 	case *model.String:
-		return x.Value, x.Value
+		return x.Value, x.Value, nil
 	}
-	return nil, ""
+	return nil, "", nil
 }
 
 func formatFloat(f float64) string {
@@ -207,28 +233,31 @@ func queryRange(r *v1alpha1.PrometheusRangeQueryArgs, now time.Time) (promv1.Ran
 	return promv1.Range{Start: start, End: end, Step: step}, nil
 }
 
-// transport builds the round tripper: TLS, headers, and authentication.
+var ownIdentity = &awsauth.Identities{}
+
+// transport builds the round tripper: the shared transport, headers, and
+// authentication.
 func (p Provider) transport(ctx context.Context, m *v1alpha1.PrometheusMetric) (http.RoundTripper, error) {
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	if m.Insecure {
-		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by the metric's insecure field
+	c := p.HTTP
+	if c == nil {
+		c = fetch.Shared()
 	}
-	var rt http.RoundTripper = base
+	rt := c.Transport(m.Insecure)
 	auth := m.Authentication
 	switch {
 	case auth.Sigv4.Region != "" || auth.Sigv4.Profile != "" || auth.Sigv4.RoleARN != "":
-		factory := p.Signer
-		if factory == nil {
-			factory = DefaultSigner
+		ids := p.AWS
+		if ids == nil {
+			ids = ownIdentity
 		}
-		signed, err := factory(ctx, auth.Sigv4, rt)
+		id, err := ids.For(ctx, auth.Sigv4)
 		if err != nil {
-			return nil, fmt.Errorf("prometheus: sigv4: %w", err)
+			return nil, fmt.Errorf("prometheus: %w", err)
 		}
-		rt = signed
+		rt = NewSigV4(id.Credentials, id.Region, rt, time.Now)
 	case auth.OAuth2.TokenURL != "":
-		cc := clientcredentials.Config{ClientID: auth.OAuth2.ClientID, ClientSecret: auth.OAuth2.ClientSecret, TokenURL: auth.OAuth2.TokenURL, Scopes: auth.OAuth2.Scopes}
-		rt = &oauth2.Transport{Source: cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: base})), Base: rt}
+		rt = c.WithOAuth2(fetch.OAuth2{TokenURL: auth.OAuth2.TokenURL, ClientID: auth.OAuth2.ClientID, ClientSecret: auth.OAuth2.ClientSecret,
+			Scopes: auth.OAuth2.Scopes, Insecure: m.Insecure}, rt)
 	case auth.BasicAuth.Username != "":
 		rt = basicAuth{user: auth.BasicAuth.Username, password: auth.BasicAuth.Password, next: rt}
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/analysis"
+	"github.com/rampdev/ramp/internal/analysis/awsauth"
 	"github.com/rampdev/ramp/internal/analysis/prometheus"
 	"github.com/rampdev/ramp/internal/prometheustest"
 )
@@ -250,9 +251,11 @@ func TestSigV4SignsForAmazonManagedPrometheus(t *testing.T) {
 		verified++
 		return ""
 	})
-	p := prometheus.Provider{Signer: func(_ context.Context, s v1alpha1.Sigv4Config, next http.RoundTripper) (http.RoundTripper, error) {
-		return prometheus.NewSigV4(aws.NewCredentialsCache(creds), s.Region, next, time.Now), nil
-	}}
+	loads := 0
+	p := prometheus.Provider{AWS: &awsauth.Identities{Load: func(_ context.Context, s v1alpha1.Sigv4Config) (awsauth.Identity, error) {
+		loads++
+		return awsauth.Identity{Credentials: aws.NewCredentialsCache(creds), Region: s.Region}, nil
+	}}}
 	out, err := p.Measure(t.Context(), analysis.Request{Metric: v1alpha1.Metric{Name: "m", Provider: v1alpha1.MetricProvider{Prometheus: &v1alpha1.PrometheusMetric{
 		Address: amp.URL, Query: "queue_depth", Timeout: ptr.To[int64](10),
 		Authentication: v1alpha1.Authentication{Sigv4: v1alpha1.Sigv4Config{Region: "eu-west-1"}},
@@ -260,14 +263,75 @@ func TestSigV4SignsForAmazonManagedPrometheus(t *testing.T) {
 	if err != nil || out.Text != "[42]" || verified == 0 {
 		t.Fatalf("signed query: %s %v (verified %d)", out.Text, err, verified)
 	}
+	// The identity is loaded once and reused by later measurements.
+	if _, err := p.Measure(t.Context(), analysis.Request{Metric: v1alpha1.Metric{Name: "m", Provider: v1alpha1.MetricProvider{Prometheus: &v1alpha1.PrometheusMetric{
+		Address: amp.URL, Query: "queue_depth", Authentication: v1alpha1.Authentication{Sigv4: v1alpha1.Sigv4Config{Region: "eu-west-1"}},
+	}}}}); err != nil || loads != 1 {
+		t.Errorf("second signed query: %v; identity loaded %d times, want 1", err, loads)
+	}
+	// A role or a profile the controller was not told it may use: refused
+	// before anything is loaded.
+	for _, s := range []v1alpha1.Sigv4Config{
+		{Region: "eu-west-1", RoleARN: "arn:aws:iam::123456789012:role/admin"},
+		{Region: "eu-west-1", Profile: "prod"},
+	} {
+		_, err := p.Measure(t.Context(), analysis.Request{Metric: v1alpha1.Metric{Name: "m", Provider: v1alpha1.MetricProvider{Prometheus: &v1alpha1.PrometheusMetric{
+			Address: amp.URL, Query: "queue_depth", Authentication: v1alpha1.Authentication{Sigv4: s},
+		}}}})
+		if err == nil || !strings.Contains(err.Error(), "--aws-allowed-") || loads != 1 {
+			t.Errorf("sigv4 %+v not allowed: %v (loads %d)", s, err, loads)
+		}
+	}
+	p.AWS.AllowedRoles = []string{"arn:aws:iam::123456789012:role/admin"}
+	if _, err := p.Measure(t.Context(), analysis.Request{Metric: v1alpha1.Metric{Name: "m", Provider: v1alpha1.MetricProvider{Prometheus: &v1alpha1.PrometheusMetric{
+		Address: amp.URL, Query: "queue_depth", Authentication: v1alpha1.Authentication{Sigv4: v1alpha1.Sigv4Config{Region: "eu-west-1", RoleARN: "arn:aws:iam::123456789012:role/admin"}},
+	}}}}); err != nil {
+		t.Errorf("an allowed role: %v", err)
+	}
 	// Signed with another secret key: refused.
 	forged := credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "not-the-secret", "")
-	p.Signer = func(_ context.Context, s v1alpha1.Sigv4Config, next http.RoundTripper) (http.RoundTripper, error) {
-		return prometheus.NewSigV4(forged, s.Region, next, time.Now), nil
-	}
+	p.AWS = &awsauth.Identities{Load: func(_ context.Context, s v1alpha1.Sigv4Config) (awsauth.Identity, error) {
+		return awsauth.Identity{Credentials: forged, Region: s.Region}, nil
+	}}
 	if _, err := p.Measure(t.Context(), analysis.Request{Metric: v1alpha1.Metric{Name: "m", Provider: v1alpha1.MetricProvider{Prometheus: &v1alpha1.PrometheusMetric{
 		Address: amp.URL, Query: "queue_depth", Authentication: v1alpha1.Authentication{Sigv4: v1alpha1.Sigv4Config{Region: "eu-west-1"}},
 	}}}}); err == nil {
 		t.Error("a request signed with the wrong key was accepted")
+	}
+}
+
+// vectorServer answers every query with a vector of n samples, as a
+// Prometheus selecting n series would.
+func vectorServer(n int) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[`)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				fmt.Fprint(w, ",")
+			}
+			fmt.Fprintf(w, `{"metric":{"i":"%d"},"value":[1700000000,"%d"]}`, i, i)
+		}
+		fmt.Fprint(w, `]}}`)
+	}))
+}
+
+// A query that selects too much is an Error measurement that says why, not
+// a value the controller builds and stores.
+func TestHugeAnswersAreErrors(t *testing.T) {
+	many := vectorServer(prometheus.MaxSamples + 1)
+	defer many.Close()
+	if _, err := measure(t.Context(), &v1alpha1.PrometheusMetric{Address: many.URL, Query: "up"}); err == nil || !strings.Contains(err.Error(), "at most 10000 are judged") {
+		t.Errorf("%d samples: %v", prometheus.MaxSamples+1, err)
+	}
+	huge := vectorServer(100000) // about 5 MiB
+	defer huge.Close()
+	if _, err := measure(t.Context(), &v1alpha1.PrometheusMetric{Address: huge.URL, Query: "up"}); err == nil || !strings.Contains(err.Error(), "larger than 1 MiB") {
+		t.Errorf("a 5 MiB answer: %v", err)
+	}
+	fine := vectorServer(3)
+	defer fine.Close()
+	if out, err := measure(t.Context(), &v1alpha1.PrometheusMetric{Address: fine.URL, Query: "up"}); err != nil || out.Text != "[0,1,2]" {
+		t.Errorf("3 samples: %q %v", out.Text, err)
 	}
 }

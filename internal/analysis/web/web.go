@@ -6,30 +6,30 @@ package web
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 	"k8s.io/client-go/util/jsonpath"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/analysis"
+	"github.com/rampdev/ramp/internal/analysis/fetch"
 )
 
 // DefaultTimeout bounds a request without timeoutSeconds.
 const DefaultTimeout = 10 * time.Second
 
-// maxBody bounds how much of an answer is read.
-const maxBody = 10 << 20
-
 // Provider calls Web metrics' endpoints.
-type Provider struct{}
+type Provider struct {
+	// HTTP is how endpoints are reached; nil is fetch.Shared().
+	HTTP *fetch.Client
+}
 
 var _ analysis.Provider = Provider{}
 
@@ -37,19 +37,23 @@ var _ analysis.Provider = Provider{}
 func (Provider) Type() string { return "web" }
 
 // Measure calls the endpoint once.
-func (Provider) Measure(ctx context.Context, req analysis.Request) (analysis.Outcome, error) {
+func (p Provider) Measure(ctx context.Context, req analysis.Request) (analysis.Outcome, error) {
 	w := req.Metric.Provider.Web
+	c := p.HTTP
+	if c == nil {
+		c = fetch.Shared()
+	}
 	timeout := DefaultTimeout
 	if w.TimeoutSeconds > 0 {
 		timeout = time.Duration(w.TimeoutSeconds) * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Transport: transport(w.Insecure)}
+	rt := c.Transport(w.Insecure)
 	if o := w.Authentication.OAuth2; o.TokenURL != "" {
-		cc := clientcredentials.Config{ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: o.TokenURL, Scopes: o.Scopes}
-		client = cc.Client(context.WithValue(ctx, oauth2.HTTPClient, client))
+		rt = c.WithOAuth2(fetch.OAuth2{TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes, Insecure: w.Insecure}, rt)
 	}
+	client := &http.Client{Transport: rt}
 	method := string(w.Method)
 	if method == "" {
 		method = http.MethodGet
@@ -63,8 +67,9 @@ func (Provider) Measure(ctx context.Context, req analysis.Request) (analysis.Out
 	}
 	httpReq, err := http.NewRequestWithContext(ctx, method, w.URL, body)
 	if err != nil {
-		return analysis.Outcome{}, fmt.Errorf("web: %w", err)
+		return analysis.Outcome{}, fmt.Errorf("web: the url is not one a request can be sent to")
 	}
+	where := method + " " + shown(httpReq.URL)
 	if len(w.JSONBody) > 0 {
 		httpReq.Header.Set("Content-Type", "application/json")
 	}
@@ -77,15 +82,20 @@ func (Provider) Measure(ctx context.Context, req analysis.Request) (analysis.Out
 	}
 	resp, err := client.Do(httpReq)
 	if err != nil {
-		return analysis.Outcome{}, fmt.Errorf("web: %w", err)
+		// Not the url.Error's text: it holds the whole URL, query and all.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return analysis.Outcome{}, fmt.Errorf("web: %s: %w", where, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	data, err := fetch.ReadAll(resp.Body, c.MaxBody)
 	if err != nil {
-		return analysis.Outcome{}, fmt.Errorf("web: reading the answer of %s: %w", w.URL, err)
+		return analysis.Outcome{}, fmt.Errorf("web: reading the answer of %s: %w", where, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return analysis.Outcome{}, fmt.Errorf("web: %s %s answered %s: %s", method, w.URL, resp.Status, snippet(data))
+		return analysis.Outcome{}, fmt.Errorf("web: %s answered %s: %s", where, resp.Status, snippet(data))
 	}
 	value, text, err := Select(data, w.JSONPath)
 	if err != nil {
@@ -105,12 +115,11 @@ func (Provider) Terminate(context.Context, analysis.Request, *v1alpha1.Measureme
 // GarbageCollect has nothing to remove.
 func (Provider) GarbageCollect(context.Context, analysis.Request, int) error { return nil }
 
-func transport(insecure bool) http.RoundTripper {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	if insecure {
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by the metric's insecure field
-	}
-	return t
+// shown is a URL as messages show it: scheme, host and path, without the
+// user, query and fragment, where credentials are often passed.
+func shown(u *url.URL) string {
+	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	return v.String()
 }
 
 // Select reads an answer: JSON is decoded (and narrowed by jsonPath, in

@@ -2,6 +2,8 @@ package analysisrun
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/analysis"
+	"github.com/rampdev/ramp/internal/analysis/fetch"
 )
 
 // Provider calls run off the reconcile workers: a KPI source that is slow
@@ -23,9 +26,6 @@ const (
 	// DefaultMaxCalls bounds the provider calls under way at once; a call
 	// beyond it waits for a slot, never a worker.
 	DefaultMaxCalls = 256
-	// maxCallDuration ends a call that never answers (a provider's own
-	// timeout is usually far shorter); the measurement is then an Error.
-	maxCallDuration = 5 * time.Minute
 	// pollWhileWaiting looks at a run whose call is under way again,
 	// should its wake-up be lost.
 	pollWhileWaiting = 10 * time.Second
@@ -52,7 +52,10 @@ type call struct {
 // calls runs provider calls in the background, a bounded number at once,
 // and wakes the run up when one answers.
 type calls struct {
-	wait  time.Duration
+	wait time.Duration
+	// limit ends a call that never answers, whatever the metric's own
+	// timeout; the measurement is then an Error that says so.
+	limit time.Duration
 	slots chan struct{}
 	wake  chan event.GenericEvent
 	// stop ends pending wake-ups when the controller stops.
@@ -62,14 +65,24 @@ type calls struct {
 	m  map[callKey]*call
 }
 
-func newCalls(wait time.Duration, max int, stop <-chan struct{}) *calls {
+func newCalls(wait time.Duration, max int, limit time.Duration, stop <-chan struct{}) *calls {
 	if wait <= 0 {
 		wait = DefaultMeasureWait
 	}
 	if max <= 0 {
 		max = DefaultMaxCalls
 	}
-	return &calls{wait: wait, slots: make(chan struct{}, max), wake: make(chan event.GenericEvent, 1024), stop: stop, m: map[callKey]*call{}}
+	if limit <= 0 {
+		limit = fetch.DefaultMaxTimeout
+	}
+	return &calls{wait: wait, limit: limit, slots: make(chan struct{}, max), wake: make(chan event.GenericEvent, 1024), stop: stop, m: map[callKey]*call{}}
+}
+
+// overLimit is why a call that went past the controller's limit ended.
+type overLimit struct{ limit time.Duration }
+
+func (e overLimit) Error() string {
+	return fmt.Sprintf("no answer within %s, the longest this controller waits for a KPI source (its --analysis-max-timeout)", e.limit)
 }
 
 // do returns fn's answer for the metric of run: at once when it comes
@@ -109,7 +122,7 @@ func (c *calls) do(ctx context.Context, run *v1alpha1.AnalysisRun, metric string
 
 // start runs fn in the background; c.mu is held.
 func (c *calls) start(key callKey, run *v1alpha1.AnalysisRun, now time.Time, fn func(context.Context) (analysis.Outcome, error)) *call {
-	ctx, cancel := context.WithTimeout(context.Background(), maxCallDuration)
+	ctx, cancel := context.WithTimeoutCause(context.Background(), c.limit, overLimit{c.limit})
 	cl := &call{uid: run.UID, started: now, done: make(chan struct{}), cancel: cancel}
 	c.m[key] = cl
 	go func() {
@@ -120,6 +133,10 @@ func (c *calls) start(key callKey, run *v1alpha1.AnalysisRun, now time.Time, fn 
 			<-c.slots
 		case <-ctx.Done():
 			cl.err = ctx.Err()
+		}
+		var over overLimit
+		if cl.err != nil && errors.As(context.Cause(ctx), &over) {
+			cl.err = over
 		}
 		close(cl.done)
 		c.mu.Lock()

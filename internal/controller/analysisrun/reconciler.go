@@ -2,6 +2,7 @@ package analysisrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -44,6 +45,9 @@ type Reconciler struct {
 	// MaxCalls bounds the provider calls under way at once
 	// (DefaultMaxCalls).
 	MaxCalls int
+	// MaxTimeout bounds every provider call, whatever the metric's own
+	// timeout (--analysis-max-timeout; fetch.DefaultMaxTimeout).
+	MaxTimeout time.Duration
 	// SkipNameValidation lets a process register the reconciler more than
 	// once (a test that restarts the controller).
 	SkipNameValidation bool
@@ -79,7 +83,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	st := run.Status.DeepCopy()
 	m := &measurer{r: r, run: run, status: st, now: now}
-	m.measure(ctx)
+	if err := m.measure(ctx); err != nil {
+		// A transient failure (reading a Secret): retried with backoff,
+		// nothing written.
+		return reconcile.Result{}, err
+	}
+	sanitize(st, m.redactor)
 	if !apiequality.Semantic.DeepEqual(&run.Status, st) {
 		updated := run.DeepCopy()
 		updated.Status = *st
@@ -137,10 +146,14 @@ func (r *Reconciler) expire(ctx context.Context, run *v1alpha1.AnalysisRun, now 
 	return reconcile.Result{}, ctrl.IgnoreNotFound(r.Client.Delete(ctx, run))
 }
 
-// condition compiles a condition once per source.
-func (r *Reconciler) condition(source string) (*analysis.Condition, error) {
+// condition compiles a condition once per source. A source that holds a
+// secret argument's value is compiled each time, never kept.
+func (r *Reconciler) condition(source string, secrets analysis.Redactor) (*analysis.Condition, error) {
 	if source == "" {
 		return nil, nil
+	}
+	if secrets.Contains(source) {
+		return analysis.Compile(source)
 	}
 	if c, ok := r.conditions.Get(source); ok {
 		return c.(*analysis.Condition), nil
@@ -161,6 +174,10 @@ type measurer struct {
 	now    time.Time
 	// next is the soonest time a measurement falls due.
 	next time.Time
+	// secrets are the arguments read from Secrets, and redactor hides
+	// their values in whatever the run stores.
+	secrets  map[string]analysis.SecretRef
+	redactor analysis.Redactor
 }
 
 func (m *measurer) key() types.NamespacedName {
@@ -173,7 +190,9 @@ func (m *measurer) due(t time.Time) {
 	}
 }
 
-func (m *measurer) measure(ctx context.Context) {
+// measure takes what is due into m.status. It returns an error only for a
+// failure worth retrying as it is (nothing is recorded).
+func (m *measurer) measure(ctx context.Context) error {
 	st := m.status
 	if st.StartedAt == nil {
 		t := metav1.NewTime(m.now)
@@ -181,9 +200,13 @@ func (m *measurer) measure(ctx context.Context) {
 		st.Phase = v1alpha1.AnalysisPhaseRunning
 	}
 	args, err := m.args(ctx)
+	var transient *transientError
+	if errors.As(err, &transient) {
+		return err
+	}
 	if err != nil {
 		m.finish(v1alpha1.AnalysisPhaseError, err.Error())
-		return
+		return nil
 	}
 	terminating := m.run.Spec.Terminate
 	for _, res := range st.MetricResults {
@@ -221,10 +244,11 @@ func (m *measurer) measure(ctx context.Context) {
 	}
 	if phase.Completed() {
 		m.finish(phase, message)
-		return
+		return nil
 	}
 	st.Phase = phase
 	st.Message = message
+	return nil
 }
 
 func count(s *v1alpha1.RunSummary, p v1alpha1.AnalysisPhase) {
@@ -270,7 +294,10 @@ func (m *measurer) metric(ctx context.Context, metric v1alpha1.Metric, res *v1al
 	if res.Phase.Completed() {
 		return res.Phase, res.Message
 	}
-	resolved, err := analysis.Substitute(metric, args)
+	resolved, err := analysis.JobSecrets(metric, m.secrets)
+	if err == nil {
+		resolved, err = analysis.Substitute(resolved, args)
+	}
 	if err != nil {
 		return v1alpha1.AnalysisPhaseError, err.Error()
 	}
@@ -393,11 +420,11 @@ func (m *measurer) complete(res *v1alpha1.MetricResult, meas *v1alpha1.Measureme
 }
 
 func (m *measurer) judge(value any, metric v1alpha1.Metric) (v1alpha1.AnalysisPhase, error) {
-	success, err := m.r.condition(metric.SuccessCondition)
+	success, err := m.r.condition(metric.SuccessCondition, m.redactor)
 	if err != nil {
 		return v1alpha1.AnalysisPhaseError, err
 	}
-	failure, err := m.r.condition(metric.FailureCondition)
+	failure, err := m.r.condition(metric.FailureCondition, m.redactor)
 	if err != nil {
 		return v1alpha1.AnalysisPhaseError, err
 	}
@@ -449,10 +476,13 @@ func metricMessage(metric v1alpha1.Metric, phase v1alpha1.AnalysisPhase, l analy
 }
 
 // args resolves the run's arguments: values, and Secret keys read when
-// needed (never written anywhere). One without a value is an error naming
-// it.
+// needed (never written anywhere; m.redactor hides them). One without a
+// value, or naming a Secret or key that does not exist, is an error naming
+// it; any other failure to read a Secret is a *transientError, retried.
 func (m *measurer) args(ctx context.Context) (map[string]string, error) {
 	out := map[string]string{}
+	var secretValues []string
+	defer func() { m.redactor = analysis.NewRedactor(secretValues...) }()
 	for _, a := range m.run.Spec.Args {
 		switch {
 		case a.Value != nil:
@@ -465,13 +495,21 @@ func (m *measurer) args(ctx context.Context) (map[string]string, error) {
 				reader = m.r.Client
 			}
 			if err := reader.Get(ctx, ctrl.ObjectKey{Namespace: m.run.Namespace, Name: ref.Name}, secret); err != nil {
-				return nil, fmt.Errorf("argument %q: reading Secret %s: %w", a.Name, ref.Name, err)
+				if apierrors.IsNotFound(err) {
+					return nil, fmt.Errorf("argument %q: Secret %s does not exist", a.Name, ref.Name)
+				}
+				return nil, &transientError{fmt.Errorf("argument %q: reading Secret %s: %w", a.Name, ref.Name, err)}
 			}
 			v, ok := secret.Data[ref.Key]
 			if !ok {
 				return nil, fmt.Errorf("argument %q: Secret %s has no key %q", a.Name, ref.Name, ref.Key)
 			}
 			out[a.Name] = string(v)
+			secretValues = append(secretValues, string(v))
+			if m.secrets == nil {
+				m.secrets = map[string]analysis.SecretRef{}
+			}
+			m.secrets[a.Name] = analysis.SecretRef{Name: ref.Name, Key: ref.Key}
 		case a.ValueFrom != nil && a.ValueFrom.FieldRef != nil:
 			return nil, fmt.Errorf("argument %q: fieldRef %s is resolved when a Rollout creates the run; a run created by hand needs a value", a.Name, a.ValueFrom.FieldRef.FieldPath)
 		default:
@@ -480,6 +518,12 @@ func (m *measurer) args(ctx context.Context) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// transientError is a failure that retrying may cure.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
 
 func ptrTime(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t)

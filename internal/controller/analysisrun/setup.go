@@ -32,7 +32,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	r.conditions = lru.New(conditionCacheSize)
-	r.calls = newCalls(r.MeasureWait, r.MaxCalls, stop)
+	r.calls = newCalls(r.MeasureWait, r.MaxCalls, r.MaxTimeout, stop)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("analysisrun").
 		WithOptions(controller.Options{SkipNameValidation: ptr.To(r.SkipNameValidation), MaxConcurrentReconciles: r.Workers}).
