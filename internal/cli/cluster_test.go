@@ -277,12 +277,26 @@ spec:
     successCondition: result < 10
     provider:
       web: {url: "`+kpi.URL+`/?service={{args.service}}", jsonPath: "{.errors}"}
+---
+apiVersion: ramp.dev/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: with-token}
+spec:
+  args: [{name: token, valueFrom: {secretKeyRef: {name: kpi, key: token}}}]
+  metrics:
+  - name: errors
+    provider:
+      web: {url: "`+kpi.URL+`/", headers: [{key: Authorization, value: "Bearer {{args.token}}"}]}
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	mustRamp(t, ns, "create", "-f", manifest)
+	// A secret argument comes from its Secret, never from the command line
+	// (it would be stored in the run's spec).
+	_, err := ramp(t, ns, "create", "analysisrun", "--from", "with-token", "--argument", "token=hunter2")
+	expectError(t, err, `--argument token: template "with-token" declares "token" as a secret (valueFrom.secretKeyRef kpi/token)`)
 	expectLine(t, mustRamp(t, ns, "create", "analysisrun", "--from", "errors", "--name", "check", "--argument", "service=web"), `analysisrun "check" created from template "errors"`)
-	_, err := ramp(t, ns, "create", "analysisrun", "--from", "errors", "--name", "check2")
+	_, err = ramp(t, ns, "create", "analysisrun", "--from", "errors", "--name", "check2")
 	expectError(t, err, `template "errors" needs argument "service": pass --argument service=VALUE`)
 	eventually(t, "one measurement", func() (bool, string) {
 		run := &v1alpha1.AnalysisRun{}

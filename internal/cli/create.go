@@ -75,7 +75,23 @@ func newCreateCommand(e *env) *cobra.Command {
 				}
 				args = append(args, v1alpha1.Argument{Name: k, Value: &v})
 			}
-			spec, err := analysisrun.Spec(cmd.Context(), cl, ns, []v1alpha1.AnalysisTemplateRef{{TemplateName: from}}, args)
+			refs := []v1alpha1.AnalysisTemplateRef{{TemplateName: from}}
+			declared, err := analysisrun.Spec(cmd.Context(), cl, ns, refs, nil)
+			if err != nil {
+				return err
+			}
+			for _, d := range declared.Args {
+				if d.ValueFrom == nil || d.ValueFrom.SecretKeyRef == nil {
+					continue
+				}
+				for _, a := range args {
+					if a.Name == d.Name {
+						return fmt.Errorf("--argument %s: template %q declares %q as a secret (valueFrom.secretKeyRef %s/%s): it comes from that Secret, never from the command line, where it would be stored in the run's spec",
+							d.Name, from, d.Name, d.ValueFrom.SecretKeyRef.Name, d.ValueFrom.SecretKeyRef.Key)
+					}
+				}
+			}
+			spec, err := analysisrun.Spec(cmd.Context(), cl, ns, refs, args)
 			if err != nil {
 				return err
 			}
