@@ -255,6 +255,40 @@ func TestCrashAnnotationShowsCrashLoopBackOff(t *testing.T) {
 	})
 }
 
+// A Job whose image never pulls stays Pending in ImagePullBackOff until its
+// activeDeadlineSeconds fails it, as on a real node.
+func TestImagePullFailureUntilTheJobDeadline(t *testing.T) {
+	e := newEnv(t)
+	tmpl := podTemplate(map[string]string{"job": "nopull"}, map[string]string{AnnotationImagePull: "fail"})
+	tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+	if _, err := e.client.BatchV1().Jobs(e.ns).Create(e.ctx, &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "nopull"},
+		Spec:       batchv1.JobSpec{BackoffLimit: ptr.To[int32](0), ActiveDeadlineSeconds: ptr.To[int64](3), Template: tmpl},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(30*time.Second, "the pod in ImagePullBackOff", func() (bool, string) {
+		pods := e.pods(map[string]string{"job": "nopull"})
+		if len(pods) != 1 || len(pods[0].Status.ContainerStatuses) != 1 {
+			return false, fmt.Sprintf("%d pods", len(pods))
+		}
+		w := pods[0].Status.ContainerStatuses[0].State.Waiting
+		return w != nil && w.Reason == "ImagePullBackOff" && pods[0].Status.Phase == corev1.PodPending, fmt.Sprintf("%+v", pods[0].Status)
+	})
+	e.eventually(60*time.Second, "the Job failed at its deadline", func() (bool, string) {
+		j, err := e.client.BatchV1().Jobs(e.ns).Get(e.ctx, "nopull", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range j.Status.Conditions {
+			if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+				return c.Reason == "DeadlineExceeded", c.Reason
+			}
+		}
+		return false, fmt.Sprintf("conditions %+v", j.Status.Conditions)
+	})
+}
+
 func TestReadyAnnotationAndReadinessGates(t *testing.T) {
 	e := newEnv(t)
 	e.createReplicaSet("unready", 1, map[string]string{AnnotationReady: "false"})

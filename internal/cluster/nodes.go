@@ -31,6 +31,10 @@ const (
 	// AnnotationExitCode is the exit code of a pod whose restartPolicy is
 	// Never or OnFailure. Defaults to 0.
 	AnnotationExitCode = "sandbox.ramp.dev/exit-code"
+	// AnnotationImagePull set to "fail" makes pulling the pod's images fail
+	// for ever: its containers wait in ImagePullBackOff and it stays
+	// Pending, as with an image that does not exist.
+	AnnotationImagePull = "sandbox.ramp.dev/image-pull"
 )
 
 // NodeOptions shape the simulated nodes.

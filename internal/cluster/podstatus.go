@@ -48,6 +48,7 @@ func (s *nodeSim) desiredStatus(pod *corev1.Pod) (*corev1.PodStatus, time.Durati
 		}
 	}
 	crash := pod.Annotations[AnnotationCrash] == "true"
+	pullFails := pod.Annotations[AnnotationImagePull] == "fail"
 	exited := terminates && elapsed >= s.opts.RunDuration
 	if exited && exitCode != 0 && restartPolicy == corev1.RestartPolicyOnFailure {
 		// The kubelet restarts a failed container of an OnFailure pod: the
@@ -72,6 +73,13 @@ func (s *nodeSim) desiredStatus(pod *corev1.Pod) (*corev1.PodStatus, time.Durati
 			ContainerID: fmt.Sprintf("sandbox://%s/%s", pod.UID, c.Name),
 		}
 		switch {
+		case pullFails:
+			phase = corev1.PodPending
+			cs.ContainerID, cs.ImageID = "", ""
+			cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+				Reason:  "ImagePullBackOff",
+				Message: fmt.Sprintf("Back-off pulling image %q", c.Image),
+			}}
 		case crash:
 			restarts := int32(elapsed / s.opts.CrashPeriod)
 			code := exitCode
