@@ -1,7 +1,6 @@
 package scalebench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/controllerprocess"
 	"github.com/rampdev/ramp/internal/app"
 )
 
@@ -428,24 +428,6 @@ func onlyLeases(w Writes) bool {
 	return true
 }
 
-// procStatus reads a size field (kB) of /proc/PID/status, in bytes.
-func procStatus(pid int, field string) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		name, value, ok := strings.Cut(s.Text(), ":")
-		if ok && name == field {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
-
 // ReleaseCPU is the processor time of a release, in cores: what the
 // controller used, what the in-process cluster used (API server, etcd,
 // kube-controller-manager, simulated nodes and this bench's watches), and
@@ -468,7 +450,7 @@ type cpuClock struct {
 
 func readCPU(controllerPID int) cpuClock {
 	busy, total := machineCPU()
-	return cpuClock{at: time.Now(), controller: procCPU(controllerPID), cluster: procCPU(os.Getpid()), machineBusy: busy, total: total}
+	return cpuClock{at: time.Now(), controller: controllerprocess.CPU(controllerPID), cluster: controllerprocess.CPU(os.Getpid()), machineBusy: busy, total: total}
 }
 
 // since is the use between c0 and c.
@@ -509,23 +491,3 @@ func machineCPU() (busy, total int64) {
 	return total - idle, total
 }
 
-// procCPU is the user and system time of a process so far, from
-// /proc/PID/stat (clock ticks of 1/100 s).
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	fields := strings.Fields(string(b[i+1:]))
-	if len(fields) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
-}

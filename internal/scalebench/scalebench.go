@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,6 +20,7 @@ import (
 
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
+	"github.com/rampdev/ramp/internal/controllerprocess"
 )
 
 // Options shape a run.
@@ -120,12 +118,15 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		}
 	}
 
-	ctrl := &controller{}
+	var ctrl *controllerprocess.Process
 	if k.name == KindRollouts {
-		if ctrl, err = startController(ctx, opts, c.KubeconfigPath(), filepath.Join(dir, "controller.log")); err != nil {
+		if opts.Controller == "" {
+			return nil, errors.New("no ramp-controller binary: pass --controller (make bench-scale builds bin/ramp-controller)")
+		}
+		if ctrl, err = controllerprocess.Start(ctx, opts.Controller, c.KubeconfigPath(), filepath.Join(dir, "controller.log"), opts.ControllerArgs...); err != nil {
 			return nil, err
 		}
-		defer ctrl.stop()
+		defer ctrl.Stop()
 	}
 	fleet, err := watchFleet(ctx, cfg, k)
 	if err != nil {
@@ -134,7 +135,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	defer fleet.stop()
 	fleet.progress = out
 	rep := &Report{Rollouts: opts.Rollouts}
-	rep.BaselineRSS = ctrl.rss()
+	rep.BaselineRSS = ctrl.RSS()
 
 	// Creation.
 	start := time.Now()
@@ -166,14 +167,14 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	cpu0, t0 := ctrl.cpu(), time.Now()
+	cpu0, t0 := ctrl.CPU(), time.Now()
 	select {
 	case <-time.After(opts.Rest):
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	rep.RestCPU = (ctrl.cpu() - cpu0).Seconds() / time.Since(t0).Seconds()
-	rep.RestRSS = ctrl.rss()
+	rep.RestCPU = (ctrl.CPU() - cpu0).Seconds() / time.Since(t0).Seconds()
+	rep.RestRSS = ctrl.RSS()
 	after, err := writes.read(ctx)
 	if err != nil {
 		return nil, err
@@ -185,7 +186,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	say("API writes at rest by resource (leases: leader election and the API server's own heartbeat): %s", rep.RestWrites)
 
 	if !opts.SkipRelease {
-		r := &release{cl: cl, kind: k, fleet: fleet, writes: writes, say: say, controllerPID: ctrl.pid()}
+		r := &release{cl: cl, kind: k, fleet: fleet, writes: writes, say: say, controllerPID: ctrl.PID()}
 		if err := r.run(ctx, names, opts, rep); err != nil {
 			return nil, err
 		}
@@ -200,7 +201,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 		return nil, err
 	}
 	rep.OneAmongRest = one
-	rep.PeakRSS = ctrl.peakRSS()
+	rep.PeakRSS = ctrl.PeakRSS()
 	rep.Kind = k.name
 	say("one %s updated while %d rest: done %s after its new pod was ready", strings.TrimSuffix(k.name, "s"), opts.Rollouts-1, round(one))
 	if k.name == KindRollouts {
@@ -249,96 +250,6 @@ func parallel(ctx context.Context, names []string, fn func(context.Context, stri
 func percentile(sorted []time.Duration, p int) time.Duration {
 	i := (len(sorted)*p+99)/100 - 1
 	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-// controller is the ramp-controller process.
-type controller struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func startController(ctx context.Context, opts Options, kubeconfig, logPath string) (*controller, error) {
-	if opts.Controller == "" {
-		return nil, errors.New("no ramp-controller binary: pass --controller (make bench-scale builds bin/ramp-controller)")
-	}
-	probes, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	metrics, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	// The addresses only avoid clashes on this machine; the Lease's
-	// namespace is what an in-cluster controller would find for itself.
-	args := append([]string{"--kubeconfig", kubeconfig, "--leader-election-namespace=ramp-system",
-		"--health-probe-bind-address=" + probes, "--metrics-bind-address=" + metrics}, opts.ControllerArgs...)
-	cmd := exec.Command(opts.Controller, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("starting %s: %w", opts.Controller, err)
-	}
-	c := &controller{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logFile.Close(); close(c.done) }()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		resp, err := http.Get("http://" + probes + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return c, nil
-			}
-		}
-		select {
-		case <-c.done:
-			return nil, fmt.Errorf("ramp-controller exited at start; its log: %s", logPath)
-		case <-ctx.Done():
-			c.stop()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			c.stop()
-			return nil, fmt.Errorf("ramp-controller not ready after a minute; its log: %s", logPath)
-		}
-	}
-}
-
-func (c *controller) stop() {
-	_ = c.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-c.done:
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-	}
-}
-
-// pid is the controller's process id; 0 without a controller (a
-// Deployment fleet), whose figures then read 0.
-func (c *controller) pid() int {
-	if c.cmd == nil {
-		return 0
-	}
-	return c.cmd.Process.Pid
-}
-
-func (c *controller) rss() int64         { return procStatus(c.pid(), "VmRSS") }
-func (c *controller) peakRSS() int64     { return procStatus(c.pid(), "VmHWM") }
-func (c *controller) cpu() time.Duration { return procCPU(c.pid()) }
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func round(d time.Duration) time.Duration {
