@@ -41,6 +41,9 @@ func NewRedactor(values ...string) Redactor {
 		if q, err := json.Marshal(v); err == nil {
 			add(string(q[1 : len(q)-1]))
 		}
+		// As Go's %q and Prometheus' error messages quote it.
+		q := strconv.Quote(v)
+		add(q[1 : len(q)-1])
 		add(base64.StdEncoding.EncodeToString([]byte(v)))
 		add(base64.RawURLEncoding.EncodeToString([]byte(v)))
 	}

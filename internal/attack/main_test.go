@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/rampdev/ramp/config"
 	"github.com/rampdev/ramp/internal/app"
@@ -29,11 +31,14 @@ const (
 var (
 	admin      client.Client
 	kubeconfig string // the controller's: its ServiceAccount
-	controller *controllerprocess.Process
-	workDir    string
+	// userKubeconfig is an administrator's, for the CLI.
+	userKubeconfig string
+	controller     *controllerprocess.Process
+	workDir        string
 )
 
 func TestMain(m *testing.M) {
+	ctrllog.SetLogger(logr.Discard()) // the CLI's clients log nothing here
 	c, err := cluster.Start(context.Background(), cluster.Options{})
 	if err == nil {
 		admin, _, _, err = clustertest.Clients(c.Config(), app.Scheme())
@@ -76,6 +81,7 @@ func start(c *cluster.Cluster) error {
 	for _, a := range kc.AuthInfos {
 		a.Impersonate = config.Username
 	}
+	userKubeconfig = c.KubeconfigPath()
 	kubeconfig = filepath.Join(workDir, "kubeconfig")
 	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
 		return err

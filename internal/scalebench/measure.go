@@ -27,8 +27,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
-	"github.com/rampdev/ramp/internal/controllerprocess"
 	"github.com/rampdev/ramp/internal/app"
+	"github.com/rampdev/ramp/internal/controllerprocess"
 )
 
 // Report holds a run's figures.
@@ -490,4 +490,3 @@ func machineCPU() (busy, total int64) {
 	}
 	return total - idle, total
 }
-

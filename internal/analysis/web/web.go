@@ -172,10 +172,17 @@ func compact(data []byte) string {
 	return b.String()
 }
 
+// snippet is an answer as an error quotes it. It is cut far beyond what a
+// run stores: the controller redacts secrets from a message first and
+// bounds it after, so a cut here can never leave half a secret in view.
 func snippet(data []byte) string {
 	s := strings.TrimSpace(string(data))
-	if len(s) > 200 {
-		s = s[:200] + "..."
+	if len(s) > snippetMax {
+		s = s[:snippetMax] + "..."
 	}
 	return s
 }
+
+// snippetMax is far above the longest message a run stores
+// (analysisrun.MaxMessage).
+const snippetMax = 16 << 10
