@@ -22,6 +22,8 @@ import (
 type Server struct {
 	// URL is the server's address, such as http://127.0.0.1:41234.
 	URL  string
+	dir  string
+	addr string
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -45,45 +47,66 @@ func Start(ctx context.Context, dir, config string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &Server{URL: "http://" + addr, dir: dir, addr: addr}
+	if err := s.run(ctx, bin); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Restart starts a stopped server again, at the same address and with the
+// same data, and waits until it is ready.
+func (s *Server) Restart(ctx context.Context) error {
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		return ErrNoBinary
+	}
+	return s.run(ctx, bin)
+}
+
+func (s *Server) run(ctx context.Context, bin string) error {
+	dir, addr := s.dir, s.addr
+	cfgPath := filepath.Join(dir, "prometheus.yml")
 	cmd := exec.Command(bin,
 		"--config.file="+cfgPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr,
 		"--log.level=warn",
 	)
-	log, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	log, err := os.OpenFile(filepath.Join(dir, "prometheus.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		log.Close()
-		return nil, fmt.Errorf("starting prometheus: %w", err)
+		return fmt.Errorf("starting prometheus: %w", err)
 	}
-	s := &Server{URL: "http://" + addr, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); log.Close(); close(s.done) }()
+	done := make(chan struct{})
+	s.cmd, s.done = cmd, done
+	go func() { _ = cmd.Wait(); log.Close(); close(done) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(s.URL + "/-/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s, nil
+				return nil
 			}
 		}
 		select {
-		case <-s.done:
+		case <-done:
 			out, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
-			return nil, fmt.Errorf("prometheus exited: %s", out)
+			return fmt.Errorf("prometheus exited: %s", out)
 		case <-ctx.Done():
 			s.Stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
-			return nil, errors.New("prometheus was not ready after 30s")
+			return errors.New("prometheus was not ready after 30s")
 		}
 	}
 }

@@ -47,35 +47,35 @@ func sanitize(st *v1alpha1.AnalysisRunStatus, secrets analysis.Redactor) {
 			}
 		}
 	}
-	for size(st) > MaxStatus {
-		if !dropOldest(st) {
-			return
-		}
+	if over := size(st) - MaxStatus; over > 0 {
+		dropOldest(st, over)
 	}
 }
 
-func size(st *v1alpha1.AnalysisRunStatus) int {
-	b, err := json.Marshal(st)
+func size(v any) int {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return 0
 	}
 	return len(b)
 }
 
-// dropOldest removes the oldest measurement of the metric that keeps the
-// most, never a metric's newest one; it reports false when none is left to
-// drop.
-func dropOldest(st *v1alpha1.AnalysisRunStatus) bool {
-	most := -1
-	for i := range st.MetricResults {
-		if n := len(st.MetricResults[i].Measurements); n > 1 && (most < 0 || n > len(st.MetricResults[most].Measurements)) {
-			most = i
+// dropOldest removes the oldest measurements, each time of the metric that
+// keeps the most, until at least over bytes are gone; a metric's newest
+// measurement always stays.
+func dropOldest(st *v1alpha1.AnalysisRunStatus, over int) {
+	for over > 0 {
+		most := -1
+		for i := range st.MetricResults {
+			if n := len(st.MetricResults[i].Measurements); n > 1 && (most < 0 || n > len(st.MetricResults[most].Measurements)) {
+				most = i
+			}
 		}
+		if most < 0 {
+			return
+		}
+		res := &st.MetricResults[most]
+		over -= size(res.Measurements[0]) + 1
+		res.Measurements = append([]v1alpha1.Measurement(nil), res.Measurements[1:]...)
 	}
-	if most < 0 {
-		return false
-	}
-	res := &st.MetricResults[most]
-	res.Measurements = append([]v1alpha1.Measurement(nil), res.Measurements[1:]...)
-	return true
 }
