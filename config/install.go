@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -23,12 +24,26 @@ const ServiceAccount = "ramp-controller"
 // by, for impersonation.
 const Username = "system:serviceaccount:" + Namespace + ":" + ServiceAccount
 
-//go:embed default rbac manager crd/kustomization.yaml crd/bases
+//go:embed default rbac manager namespaced crd/kustomization.yaml crd/bases
 var manifests embed.FS
 
 // Objects renders config/default and returns its objects in kustomize's
 // order (namespaces and CRDs first).
 func Objects() ([]*unstructured.Unstructured, error) {
+	return render("/config/default", nil)
+}
+
+// Namespaced renders config/namespaced for namespace: the controller of one
+// namespace, with Roles only (no CRDs: a cluster administrator installs
+// them).
+func Namespaced(namespace string) ([]*unstructured.Unstructured, error) {
+	overlay := fmt.Sprintf("namespace: %s\nresources:\n- ../namespaced\n", namespace)
+	return render("/config/overlay", map[string]string{"/config/overlay/kustomization.yaml": overlay})
+}
+
+// render builds the kustomization in dir (within the embedded config, with
+// extra files added) into its objects.
+func render(dir string, extra map[string]string) ([]*unstructured.Unstructured, error) {
 	mem := filesys.MakeFsInMemory()
 	err := fs.WalkDir(manifests, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -43,17 +58,22 @@ func Objects() ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
+	for p, content := range extra {
+		if err := mem.WriteFile(p, []byte(content)); err != nil {
+			return nil, err
+		}
+	}
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionLegacy // as kubectl: namespaces and CRDs first
-	res, err := krusty.MakeKustomizer(opts).Run(mem, "/config/default")
+	res, err := krusty.MakeKustomizer(opts).Run(mem, dir)
 	if err != nil {
-		return nil, fmt.Errorf("building config/default: %w", err)
+		return nil, fmt.Errorf("building %s: %w", strings.TrimPrefix(dir, "/"), err)
 	}
 	out, err := res.AsYaml()
 	if err != nil {
 		return nil, err
 	}
-	docs, err := manifest.Split("config/default", out)
+	docs, err := manifest.Split(strings.TrimPrefix(dir, "/"), out)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/rampdev/ramp/config"
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
+	"github.com/rampdev/ramp/internal/cluster/clustertest"
 )
 
 func TestManifestsHoldEveryPart(t *testing.T) {
@@ -81,8 +82,7 @@ func TestInstalledControllerRunsAsItsServiceAccount(t *testing.T) {
 		return d.Status.AvailableReplicas == 2, fmt.Sprintf("%+v", d.Status)
 	})
 
-	cfg := c.Config()
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: config.Username}
+	cfg := clustertest.AsController(c.Config())
 	a := start(t, cfg)
 	eventually(t, 30*time.Second, "the first controller elected", func() (bool, string) { return elected(a.mgr), "" })
 	b := start(t, cfg)

@@ -53,7 +53,10 @@ func TestMain(m *testing.M) {
 			}
 		}
 		opts := app.Options{SkipControllerNameValidation: true}
-		mgr, err2 := app.NewManager(shared.Config(), opts)
+		if err == nil {
+			err = clustertest.InstallRBAC(shared.Config())
+		}
+		mgr, err2 := app.NewManager(clustertest.AsController(shared.Config()), opts)
 		if err == nil {
 			err = err2
 		}

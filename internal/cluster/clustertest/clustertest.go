@@ -154,7 +154,7 @@ func InstallRBAC(cfg *rest.Config) error {
 // AsController is cfg impersonating the controller's ServiceAccount (see
 // InstallRBAC).
 func AsController(cfg *rest.Config) *rest.Config {
-	cfg = rest.CopyConfig(cfg)
+	cfg = RecordRequests(cfg)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: config.Username}
 	return cfg
 }

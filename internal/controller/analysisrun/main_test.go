@@ -41,8 +41,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "starting the cluster:", err)
 		os.Exit(1)
 	}
+	if err := clustertest.InstallRBAC(shared.Config()); err != nil {
+		fmt.Fprintln(os.Stderr, "installing the controller's roles:", err)
+		os.Exit(1)
+	}
 	opts := app.Options{SkipControllerNameValidation: true, Routers: routers}
-	cfg := shared.Config()
+	cfg := clustertest.AsController(shared.Config())
 	cfg.Wrap(writes.Wrap)
 	mgr, err := app.NewManager(cfg, opts)
 	if err == nil {

@@ -44,7 +44,7 @@ func TestSecretReadIsRetried(t *testing.T) {
 	e := newEnv(t)
 	const instance = "flaky-secrets"
 	opts := app.Options{InstanceID: instance, SkipControllerNameValidation: true, WithoutAnalysisRuns: true}
-	mgr, err := app.NewManager(shared.Config(), opts)
+	mgr, err := app.NewManager(clustertest.AsController(shared.Config()), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

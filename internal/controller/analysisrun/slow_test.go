@@ -71,7 +71,7 @@ func TestSlowProviderDoesNotDelayOtherRuns(t *testing.T) {
 	address, held, release := heldPrometheus(t)
 	const instance = "slow-provider"
 	opts := app.Options{InstanceID: instance, SkipControllerNameValidation: true, WithoutAnalysisRuns: true}
-	mgr, err := app.NewManager(shared.Config(), opts)
+	mgr, err := app.NewManager(clustertest.AsController(shared.Config()), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,13 +12,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
-	"github.com/rampdev/ramp/config"
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
 	"github.com/rampdev/ramp/internal/cluster/clustertest"
@@ -72,8 +70,7 @@ func TestMain(m *testing.M) {
 // as the controller's ServiceAccount, its writes counted; the returned
 // function stops it and waits.
 func startController() (func(), error) {
-	cfg := shared.Config()
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: config.Username}
+	cfg := clustertest.AsController(shared.Config())
 	cfg.Wrap(writes.Wrap)
 	opts := app.Options{SkipControllerNameValidation: true, Routers: routers, WithoutAnalysisRuns: true}
 	mgr, err := app.NewManager(cfg, opts)
