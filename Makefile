@@ -11,6 +11,8 @@ SANDBOX_DIR ?= .ramp-sandbox
 # The whole suite; the in-process clusters need time on a 2-core machine.
 TEST_TIMEOUT ?= 25m
 TEST_FLAGS ?=
+# Where the suite records the controller's requests, for the RBAC check.
+REQUEST_LOG ?= $(CURDIR)/.test-requests
 
 .PHONY: help
 help: ## Show this help.
@@ -23,7 +25,9 @@ run: prometheus ## Start ramp-sandbox --demo: a local cluster, the controller, P
 .PHONY: test
 test: prometheus ## Run every test (API module, unit, fuzz seeds, in-process cluster, a real Prometheus).
 	cd api && $(GO) test -count=1 ./...
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+	rm -rf $(REQUEST_LOG) && mkdir -p $(REQUEST_LOG)
+	RAMP_REQUEST_LOG=$(REQUEST_LOG) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -skip TestRolesMatchTheRequests $(TEST_FLAGS) ./...
+	RAMP_REQUEST_LOG=$(REQUEST_LOG) $(GO) test -count=1 -run TestRolesMatchTheRequests ./config
 	$(MAKE) test-race
 
 # The tests that run several reconcile workers at once, and the provider

@@ -3,6 +3,7 @@ package analysis
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestRedactorHidesEveryFormOfASecret(t *testing.T) {
@@ -42,4 +43,30 @@ func TestTruncate(t *testing.T) {
 			t.Fatal("a character was cut in half")
 		}
 	}
+}
+
+// Whatever the text and the secret, redacting then truncating leaves no
+// copy of the secret, stays within the bound and cuts no character in half.
+func FuzzRedactThenTruncate(f *testing.F) {
+	f.Add("token=hunter2&x=1", "hunter2", 10)
+	f.Add("ééééé hunter2 ééé", "hunter2", 9)
+	f.Add(strings.Repeat("ab", 100), "ab", 64)
+	f.Fuzz(func(t *testing.T, text, secret string, max int) {
+		if max < 0 || max > 1<<16 || len(secret) < 4 {
+			t.Skip()
+		}
+		out := Truncate(NewRedactor(secret).Redact(text), max)
+		if strings.Contains(out, secret) && !strings.Contains(Redacted, secret) {
+			t.Fatalf("%q still holds %q", out, secret)
+		}
+		if len(text) <= max && len(out) > max {
+			t.Fatalf("%d bytes out of a %d-byte text, bound %d", len(out), len(text), max)
+		}
+		if len(out) > max && !strings.Contains(out, "(truncated from") {
+			t.Fatalf("%d bytes past the bound %d without a marker", len(out), max)
+		}
+		if utf8.ValidString(text) && !utf8.ValidString(out) {
+			t.Fatalf("a character was cut in half: %q", out)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -77,6 +78,11 @@ func settled(ro *v1alpha1.Rollout, want v1alpha1.RolloutPhase) (bool, error) {
 		}
 		return true, nil
 	case v1alpha1.RolloutPhaseDegraded:
+		if !ro.Status.Abort && strings.HasPrefix(ro.Status.Message, v1alpha1.ReasonRolloutAborted) {
+			// Aborted, then retried (`ramp retry` clears the abort):
+			// the controller has not acted on the retry yet.
+			return false, nil
+		}
 		return true, fmt.Errorf("rollout %q is %w: %s", ro.Name, ErrDegraded, ro.Status.Message)
 	}
 	return false, nil

@@ -97,7 +97,7 @@ func Clients(cfg *rest.Config, scheme *runtime.Scheme) (admin, counted client.Cl
 	if admin, err = client.New(rest.CopyConfig(cfg), client.Options{Scheme: scheme}); err != nil {
 		return nil, nil, nil, err
 	}
-	countedCfg := rest.CopyConfig(cfg)
+	countedCfg := RecordRequests(cfg)
 	countedCfg.Wrap(writes.Wrap)
 	counted, err = client.New(countedCfg, client.Options{Scheme: scheme})
 	return admin, counted, writes, err
