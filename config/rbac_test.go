@@ -91,6 +91,22 @@ func TestRolesMatchTheRequests(t *testing.T) {
 		}
 		file.Close()
 	}
+	// update on an owner's finalizers is not a request: the
+	// OwnerReferencesPermissionEnforcement admission plugin (on in the
+	// test cluster) checks it when an object is created with
+	// blockOwnerDeletion towards that owner. Rollouts own the ReplicaSets
+	// and AnalysisRuns they create; AnalysisRuns own their Jobs.
+	owned := map[string][]grant{
+		"rollouts/finalizers":     {{"create", "apps", "replicasets"}, {"create", "ramp.dev", "analysisruns"}},
+		"analysisruns/finalizers": {{"create", "batch", "jobs"}},
+	}
+	for owner, creates := range owned {
+		for _, c := range creates {
+			if used, ok := granted[c]; ok && used {
+				granted[grant{"update", "ramp.dev", owner}] = true
+			}
+		}
+	}
 	// An informer may fetch its initial list through a watch (client-go's
 	// watch-list, where the API server offers it) and lists otherwise: the
 	// list verb goes with the watch.

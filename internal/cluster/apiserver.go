@@ -67,6 +67,10 @@ func startAPIServer(ctx context.Context, cfg apiServerConfig) (*apiServer, error
 	s.ServiceAccountSigningKeyFile = cfg.pki.saKeyFile
 	s.Authorization.Modes = []string{"RBAC"}
 	s.Admission.GenericAdmission.DisablePlugins = []string{"ServiceAccount"}
+	// As on clusters that turn it on: setting blockOwnerDeletion on an
+	// owner reference needs update on the owner's finalizers, which
+	// Ramp's role grants for that reason.
+	s.Admission.GenericAdmission.EnablePlugins = []string{"OwnerReferencesPermissionEnforcement"}
 	s.ServiceClusterIPRanges = cfg.serviceCIDR
 	s.EndpointReconcilerType = "none"
 	s.Etcd.StorageConfig = *storagebackend.NewDefaultConfig("/registry", nil)

@@ -1,6 +1,7 @@
 package analysisrun_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -166,4 +167,41 @@ func TestCanaryBackgroundAnalysisFailingAtStep3(t *testing.T) {
 		t.Errorf("message %q", ro.Status.Message)
 	}
 	e.eventually(20*time.Second, "weight back to 0", func() (bool, string) { return router.Weight() == 0, fmt.Sprint(router.Weight()) })
+}
+
+// A canary's analysis step from a ClusterAnalysisTemplate (clusterScope):
+// the run is made from the cluster-wide template and decides the release.
+func TestCanaryAnalysisFromAClusterAnalysisTemplate(t *testing.T) {
+	e := newEnv(t)
+	ep := newEndpoint(t, `{"ok": 1}`)
+	m := webMetric("ok", ep.URL)
+	m.Provider.Web.JSONPath = "{.ok}"
+	m.SuccessCondition = "result == 1"
+	cat := &v1alpha1.ClusterAnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Name: e.ns + "-shared"},
+		Spec: v1alpha1.AnalysisTemplateSpec{Metrics: []v1alpha1.Metric{m}}}
+	if err := cl.Create(e.ctx, cat); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Delete(context.Background(), cat) })
+	e.createRollout(rollout("cat", v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{
+		{SetWeight: ptr.To[int32](50)},
+		{Analysis: &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: cat.Name, ClusterScope: true}}}},
+	}}}))
+	e.rolloutPhase("cat", v1alpha1.RolloutPhaseHealthy)
+	e.setImage("cat", "example/cat:2")
+	e.eventually(time.Minute, "Healthy at the new image", func() (bool, string) {
+		ro := e.rollout("cat")
+		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == ro.Status.CurrentPodHash &&
+			ro.Status.ObservedGeneration == fmt.Sprint(ro.Generation), fmt.Sprintf("%s: %s", ro.Status.Phase, ro.Status.Message)
+	})
+	var runs v1alpha1.AnalysisRunList
+	if err := cl.List(e.ctx, &runs, inNamespace(e.ns)); err != nil {
+		t.Fatal(err)
+	}
+	ep.mu.Lock()
+	calls := ep.calls
+	ep.mu.Unlock()
+	if len(runs.Items) != 1 || runs.Items[0].Status.Phase != v1alpha1.AnalysisPhaseSuccessful || calls == 0 {
+		t.Errorf("runs %d, endpoint called %d times", len(runs.Items), calls)
+	}
 }

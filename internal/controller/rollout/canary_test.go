@@ -730,3 +730,24 @@ func TestCanaryLongAnalysisIsNotAProgressDeadline(t *testing.T) {
 	e.finish(e.run("long-"+v2+"-step1"), v1alpha1.AnalysisPhaseSuccessful)
 	e.waitPhase("long", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
 }
+
+// Old ReplicaSets beyond revisionHistoryLimit are deleted, oldest first;
+// the stable one and the newest old one stay.
+func TestRevisionHistoryLimitDeletesTheOldestReplicaSets(t *testing.T) {
+	e := newEnv(t)
+	ro := canaryRollout("hist", 1, v1alpha1.CanaryStrategy{})
+	ro.Spec.RevisionHistoryLimit = ptr.To[int32](1)
+	e.create(ro)
+	e.waitPhase("hist", v1alpha1.RolloutPhaseHealthy, time.Minute)
+	var hashes []string
+	for i := 2; i <= 4; i++ {
+		e.setImage("hist", fmt.Sprintf("example/hist:%d", i))
+		hashes = append(hashes, e.waitPhase("hist", v1alpha1.RolloutPhaseHealthy, time.Minute).Status.StableRS)
+	}
+	e.eventually(30*time.Second, "one old ReplicaSet kept beside the stable one", func() (bool, string) {
+		rss := e.replicaSets("hist")
+		_, stable := rss[hashes[2]]
+		_, previous := rss[hashes[1]]
+		return len(rss) == 2 && stable && previous, fmt.Sprint(rss)
+	})
+}

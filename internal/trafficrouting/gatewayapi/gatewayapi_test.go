@@ -198,3 +198,41 @@ func TestHeaderRuleShape(t *testing.T) {
 		t.Errorf("header rule %s", b)
 	}
 }
+
+// A GRPCRoute is weighted as an HTTPRoute is, and the API server accepts
+// the result.
+func TestGRPCRouteWeights(t *testing.T) {
+	ns := clustertest.Namespace(t, admin)
+	port := gwv1.PortNumber(9000)
+	route := &gwv1.GRPCRoute{
+		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: ns},
+		Spec: gwv1.GRPCRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "public"}}},
+			Rules: []gwv1.GRPCRouteRule{{BackendRefs: []gwv1.GRPCBackendRef{
+				{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web-stable", Port: &port}, Weight: ptr.To[int32](100)}},
+				{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web-canary", Port: &port}, Weight: ptr.To[int32](0)}},
+			}}},
+		},
+	}
+	if err := admin.Create(t.Context(), route); err != nil {
+		t.Fatal(err)
+	}
+	r, err := gatewayapi.New(router, router, rollout(ns, &v1alpha1.GatewayAPITrafficRouting{GRPCRoute: "api"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetWeight(t.Context(), 30); err != nil {
+		t.Fatal(err)
+	}
+	got := &gwv1.GRPCRoute{}
+	if err := admin.Get(t.Context(), client.ObjectKeyFromObject(route), got); err != nil {
+		t.Fatal(err)
+	}
+	weights := map[gwv1.ObjectName]int32{}
+	for _, ref := range got.Spec.Rules[0].BackendRefs {
+		weights[ref.Name] = ptr.Deref(ref.Weight, 1)
+	}
+	if weights["web-stable"] != 70 || weights["web-canary"] != 30 {
+		t.Errorf("GRPCRoute weights %v; want web-stable 70, web-canary 30", weights)
+	}
+}
