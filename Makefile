@@ -82,12 +82,13 @@ lint: $(STATICCHECK) ## Run staticcheck (configured in staticcheck.conf) and go 
 	cd api && $(STATICCHECK) ./...
 
 .PHONY: fuzz
-fuzz: ## Fuzz the validators, conditions, argument substitution and JSON paths for a minute each.
+fuzz: ## Fuzz the validators, conditions, argument substitution, JSON paths and secret redaction for a minute each.
 	$(GO) test ./internal/validation -run '^$$' -fuzz FuzzValidateRollout -fuzztime 60s
 	$(GO) test ./internal/validation -run '^$$' -fuzz FuzzValidateAnalysisTemplate -fuzztime 60s
 	$(GO) test ./internal/analysis -run '^$$' -fuzz FuzzConditionNeverPanics -fuzztime 60s
 	$(GO) test ./internal/analysis -run '^$$' -fuzz FuzzSubstituteNeverPanics -fuzztime 60s
 	$(GO) test ./internal/analysis/web -run '^$$' -fuzz FuzzSelectNeverPanics -fuzztime 60s
+	$(GO) test ./internal/analysis -run '^$$' -fuzz FuzzRedactThenTruncate -fuzztime 60s
 
 .PHONY: bench
 bench: ## Print the cluster start-up time, API writes per canary step and per measurement, the cost of finished runs at rest, and other figures.
