@@ -38,6 +38,17 @@ RACE_TESTS := TestFleetReleasedAtOnceWithSeveralWorkers|TestSlowProviderDoesNotD
 test-race: prometheus ## Run the concurrency tests (several workers, provider calls in the background) with the race detector.
 	$(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) -run '$(RACE_TESTS)' ./internal/controller/...
 
+# The long chaos run: ramp-controller killed with SIGKILL at random for
+# CHAOS_DURATION while a fleet of CHAOS_ROLLOUTS rollouts of each kind is
+# updated; CHAOS_SEED replays a run. `make test` runs a short one.
+CHAOS_DURATION ?= 10m
+CHAOS_ROLLOUTS ?= 25
+CHAOS_SEED ?= 0
+
+.PHONY: chaos
+chaos: ## Kill ramp-controller (SIGKILL, seeded) at random for 10 minutes while rollouts update; fail on a broken invariant.
+	$(GO) test -count=1 -v -timeout 30m -run TestControllerKilledAtRandom ./internal/chaos -args -chaos.duration=$(CHAOS_DURATION) -chaos.rollouts=$(CHAOS_ROLLOUTS) -chaos.seed=$(CHAOS_SEED)
+
 .PHONY: prometheus
 prometheus: ## Install Debian's prometheus package when the binary is missing.
 	@hack/install-prometheus.sh

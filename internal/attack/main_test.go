@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/rampdev/ramp/config"
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
 	"github.com/rampdev/ramp/internal/cluster/clustertest"
@@ -70,20 +68,9 @@ func start(c *cluster.Cluster) error {
 	if err := clustertest.InstallRBAC(c.Config()); err != nil {
 		return err
 	}
-	raw, err := c.Kubeconfig()
-	if err != nil {
-		return err
-	}
-	kc, err := clientcmd.Load(raw)
-	if err != nil {
-		return err
-	}
-	for _, a := range kc.AuthInfos {
-		a.Impersonate = config.Username
-	}
 	userKubeconfig = c.KubeconfigPath()
 	kubeconfig = filepath.Join(workDir, "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
+	if err := clustertest.WriteControllerKubeconfig(c, kubeconfig); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -157,6 +158,24 @@ func AsController(cfg *rest.Config) *rest.Config {
 	cfg = RecordRequests(cfg)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: config.Username}
 	return cfg
+}
+
+// WriteControllerKubeconfig writes a kubeconfig for c that impersonates
+// the controller's ServiceAccount (see InstallRBAC), for a ramp-controller
+// run as its own process.
+func WriteControllerKubeconfig(c *cluster.Cluster, path string) error {
+	raw, err := c.Kubeconfig()
+	if err != nil {
+		return err
+	}
+	kc, err := clientcmd.Load(raw)
+	if err != nil {
+		return err
+	}
+	for _, a := range kc.AuthInfos {
+		a.Impersonate = config.Username
+	}
+	return clientcmd.WriteToFile(*kc, path)
 }
 
 // Shared is a test package's cluster and clients (see Main).
