@@ -91,8 +91,20 @@ func (p Provider) Measure(ctx context.Context, req analysis.Request) (analysis.O
 		secs := int64(max(time.Second, d) / time.Second)
 		job.Spec.ActiveDeadlineSeconds = &secs
 	}
-	if err := p.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
-		return analysis.Outcome{}, fmt.Errorf("job: creating Job %s: %w", name, err)
+	if err := p.Client.Create(ctx, job); err != nil {
+		if !apierrors.IsAlreadyExists(err) {
+			return analysis.Outcome{}, fmt.Errorf("job: creating Job %s: %w", name, err)
+		}
+		// Created by this run before a restart: adopted. Another run's
+		// (one of the same name, deleted, its Job not collected yet) is
+		// never taken, nor its verdict.
+		have := &batchv1.Job{}
+		if err := p.Client.Get(ctx, ctrl.ObjectKey{Namespace: run.Namespace, Name: name}, have); err != nil {
+			return analysis.Outcome{}, fmt.Errorf("job: reading Job %s: %w", name, err)
+		}
+		if owner := metav1.GetControllerOf(have); owner == nil || owner.UID != run.UID {
+			return analysis.Outcome{}, fmt.Errorf("job: Job %s exists and belongs to another run", name)
+		}
 	}
 	return analysis.Outcome{Running: true, Poll: Poll, Metadata: map[string]string{jobNameKey: name}}, nil
 }
@@ -147,10 +159,15 @@ func (p Provider) GarbageCollect(ctx context.Context, req analysis.Request, keep
 	return nil
 }
 
-// jobName is <run>-<metric>-<n>, shortened with a hash to fit 63
-// characters.
+// jobName is <run>-<metric>-<n>-<uid>, with the first five characters of
+// the run's UID (a run made again under the same name gets other names),
+// shortened with a hash to fit 63 characters.
 func jobName(run *v1alpha1.AnalysisRun, metric string, n int32) string {
-	name := fmt.Sprintf("%s-%s-%d", run.Name, metric, n)
+	uid := string(run.UID)
+	if len(uid) > 5 {
+		uid = uid[:5]
+	}
+	name := fmt.Sprintf("%s-%s-%d-%s", run.Name, metric, n, uid)
 	if len(name) <= 63 {
 		return name
 	}

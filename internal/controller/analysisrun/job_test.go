@@ -99,3 +99,28 @@ func TestFinishedJobsAreCollectedWithTheirMeasurements(t *testing.T) {
 		return len(jobs) == 1 && jobs[0].Name == run.Status.MetricResults[0].Measurements[0].Metadata["job-name"], fmt.Sprint(len(jobs))
 	})
 }
+
+// A run made again under the same name (a retried release) while the
+// previous run's Job is still there (its garbage collection not done yet)
+// never takes that Job's verdict: it runs its own.
+func TestARunDoesNotAdoptThePreviousRunsJob(t *testing.T) {
+	e := newEnv(t)
+	old := e.create("retried", v1alpha1.AnalysisRunSpec{Metrics: []v1alpha1.Metric{jobMetric("smoke", 1, corev1.RestartPolicyNever)}})
+	e.waitPhase("retried", v1alpha1.AnalysisPhaseFailed)
+	// Deleted, its Job left behind as garbage collection would for a moment.
+	if err := cl.Delete(e.ctx, old, client.PropagationPolicy(metav1.DeletePropagationOrphan)); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(20*time.Second, "the old run gone", func() (bool, string) {
+		err := cl.Get(e.ctx, client.ObjectKeyFromObject(old), &v1alpha1.AnalysisRun{})
+		return err != nil, fmt.Sprint(err)
+	})
+	if len(e.jobs(old)) != 1 {
+		t.Fatal("the old run's Job is not left behind")
+	}
+	e.create("retried", v1alpha1.AnalysisRunSpec{Metrics: []v1alpha1.Metric{jobMetric("smoke", 0, corev1.RestartPolicyNever)}})
+	run := e.waitPhase("retried", v1alpha1.AnalysisPhaseSuccessful)
+	if jobs := e.jobs(run); len(jobs) != 1 || metav1.GetControllerOf(&jobs[0]).UID != run.UID {
+		t.Errorf("the new run's Jobs: %d", len(jobs))
+	}
+}
