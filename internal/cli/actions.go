@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -35,17 +36,32 @@ func paused(ro *v1alpha1.Rollout) bool {
 // act reads the rollout, lets change edit spec and status, and patches
 // what changed: spec through the object, status through its subresource.
 func (e *env) act(ctx context.Context, name string, change func(ro *v1alpha1.Rollout) (string, error)) error {
+	return e.actOn(ctx, name, sameRevision, change)
+}
+
+// actOn is act with the test of "where the user saw it": sameRevision for
+// most actions, sameStep for those given for one step (promote).
+func (e *env) actOn(ctx context.Context, name string, same func(a, b actionState) bool, change func(ro *v1alpha1.Rollout) (string, error)) error {
 	cl, err := e.client()
 	if err != nil {
 		return err
 	}
 	var msg string
+	var seen *actionState
 	// The controller writes the status often: on a conflict the action is
-	// decided again on what the rollout is now.
+	// decided again, but only while the rollout is where the user saw it
+	// (same revision, step, pause and abort); once it has moved on, the
+	// action is refused rather than applied to a state nobody saw.
 	err = retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		ro, err := e.rollout(ctx, name)
 		if err != nil {
 			return err
+		}
+		now := stateOf(ro)
+		if seen == nil {
+			seen = &now
+		} else if !same(*seen, now) {
+			return &movedOnError{name: name, from: *seen, to: now}
 		}
 		before := ro.DeepCopy()
 		if msg, err = change(ro); err != nil {
@@ -76,8 +92,65 @@ func (e *env) act(ctx context.Context, name string, change func(ro *v1alpha1.Rol
 	return err
 }
 
-func explainWrite(err error, name string) error {
+// actionState is what an action is decided on: the rollout's revision, step,
+// pause and abort.
+type actionState struct {
+	generation         int64
+	current, stable    string
+	step               int32
+	pauses             string
+	abort, promoteFull bool
+}
+
+func stateOf(ro *v1alpha1.Rollout) actionState {
+	var pauses []string
+	for _, c := range ro.Status.PauseConditions {
+		pauses = append(pauses, string(c.Reason))
+	}
+	return actionState{generation: ro.Generation, current: ro.Status.CurrentPodHash, stable: ro.Status.StableRS,
+		step: ptr.Deref(ro.Status.CurrentStepIndex, -1), pauses: strings.Join(pauses, ","), abort: ro.Status.Abort, promoteFull: ro.Status.PromoteFull}
+}
+
+// sameRevision: the same spec, revision and abort; an abort or a promote
+// --full given for one revision never applies to the next.
+func sameRevision(a, b actionState) bool {
+	return a.generation == b.generation && a.current == b.current && a.stable == b.stable && a.abort == b.abort
+}
+
+// sameStep: sameRevision, at the same step and pause.
+func sameStep(a, b actionState) bool {
+	return sameRevision(a, b) && a.step == b.step && a.pauses == b.pauses && a.promoteFull == b.promoteFull
+}
+
+// movedOnError is an action refused because the rollout moved on between
+// the read it was decided on and its write.
+type movedOnError struct {
+	name     string
+	from, to actionState
+}
+
+func (e *movedOnError) Error() string {
+	what := "its state"
 	switch {
+	case e.from.generation != e.to.generation:
+		what = "its spec"
+	case e.from.current != e.to.current:
+		what = "its revision"
+	case e.from.step != e.to.step:
+		what = fmt.Sprintf("step %d to step %d", e.from.step+1, e.to.step+1)
+	case e.from.pauses != e.to.pauses:
+		what = "its pause"
+	case e.from.abort != e.to.abort:
+		what = "its abort"
+	}
+	return fmt.Sprintf("rollout %q moved on (%s) while the action was being written: nothing was done; look again (ramp get rollout %s) and run it again", e.name, what, e.name)
+}
+
+func explainWrite(err error, name string) error {
+	var moved *movedOnError
+	switch {
+	case errors.As(err, &moved):
+		return err
 	case strings.Contains(err.Error(), "the object has been modified"):
 		return fmt.Errorf("rollout %q changed while the action was decided; run it again", name)
 	case isForbidden(err):
@@ -87,20 +160,30 @@ func explainWrite(err error, name string) error {
 }
 
 func actionCommand(e *env, use, short string, change func(cmd *cobra.Command, ro *v1alpha1.Rollout) (string, error)) *cobra.Command {
+	return stepCommand(e, use, short, func() bool { return false }, change)
+}
+
+// stepCommand is an action that, when stepBound says so, is given for the
+// step the user saw (see actOn).
+func stepCommand(e *env, use, short string, stepBound func() bool, change func(cmd *cobra.Command, ro *v1alpha1.Rollout) (string, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:               use + " NAME",
 		Short:             short,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: e.completeRollouts,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.act(cmd.Context(), args[0], func(ro *v1alpha1.Rollout) (string, error) { return change(cmd, ro) })
+			same := sameRevision
+			if stepBound() {
+				same = sameStep
+			}
+			return e.actOn(cmd.Context(), args[0], same, func(ro *v1alpha1.Rollout) (string, error) { return change(cmd, ro) })
 		},
 	}
 }
 
 func newPromoteCommand(e *env) *cobra.Command {
 	var full bool
-	cmd := actionCommand(e, "promote", "End the current pause or step (--full: skip every remaining step, pause and analysis)", func(_ *cobra.Command, ro *v1alpha1.Rollout) (string, error) {
+	cmd := stepCommand(e, "promote", "End the current pause or step (--full: skip every remaining step, pause and analysis)", func() bool { return !full }, func(_ *cobra.Command, ro *v1alpha1.Rollout) (string, error) {
 		if !updating(ro) && !paused(ro) {
 			return "", fmt.Errorf("rollout %q is %s with no update in progress: nothing to promote", ro.Name, phase(ro))
 		}
