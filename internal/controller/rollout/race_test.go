@@ -1,0 +1,105 @@
+package rollout_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/app"
+	"github.com/rampdev/ramp/internal/cluster/clustertest"
+	"github.com/rampdev/ramp/internal/controller/rollout"
+)
+
+// interceptStatus runs land once, before the first status write of rollout
+// name whose body holds want: a user's action landing between the
+// controller's read and its write.
+type interceptStatus struct {
+	next       http.RoundTripper
+	name, want atomic.Value
+	land       func()
+	once       sync.Once
+}
+
+func (i *interceptStatus) RoundTrip(r *http.Request) (*http.Response, error) {
+	name, _ := i.name.Load().(string)
+	want, _ := i.want.Load().(string)
+	if r.Method == http.MethodPatch && want != "" && strings.HasSuffix(r.URL.Path, "/rollouts/"+name+"/status") && r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if strings.Contains(string(body), want) {
+			i.once.Do(i.land)
+		}
+	}
+	return i.next.RoundTrip(r)
+}
+
+// `ramp abort`, given for revision 2 while the controller promotes it,
+// lands between the controller's read and its status write. The abort
+// is for the revision the user saw: it must never carry over into
+// revision 3, which must be released as any other.
+func TestAnAbortForOneRevisionNeverAbortsTheNext(t *testing.T) {
+	e := newEnv(t)
+	const instance = "race-abort"
+	hook := &interceptStatus{}
+	cfg := clustertest.AsController(shared.Config())
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { hook.next = rt; return hook })
+	opts := app.Options{InstanceID: instance, SkipControllerNameValidation: true, WithoutAnalysisRuns: true}
+	mgr, err := app.NewManager(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rollout.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Events: mgr.GetEventRecorder("ramp-controller"),
+		Clock: clock.RealClock{}, InstanceID: instance, SkipNameValidation: true}
+	if err := r.SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.RunManager(t, mgr)
+
+	e.service("web-active", "web")
+	ro := blueGreen("web", 1, v1alpha1.BlueGreenStrategy{ActiveService: "web-active", AutoPromotionEnabled: ptr.To(false), ScaleDownDelaySeconds: ptr.To[int32](0)})
+	ro.Labels = map[string]string{v1alpha1.InstanceIDLabelKey: instance}
+	e.create(ro)
+	e.waitPhase("web", v1alpha1.RolloutPhaseHealthy, time.Minute)
+	e.setImage("web", "example/web:2")
+	v2 := e.waitPhase("web", v1alpha1.RolloutPhasePaused, time.Minute).Status.CurrentPodHash
+
+	var aborted atomic.Bool
+	hook.land = func() {
+		// What `ramp abort` writes, for revision 2, as the user saw it.
+		e.patchStatus("web", func(s *v1alpha1.RolloutStatus) { s.Abort = true })
+		aborted.Store(true)
+	}
+	hook.name.Store("web")
+	hook.want.Store(fmt.Sprintf(`"stableRS":%q`, v2))
+	e.promote("web")
+	e.eventually(time.Minute, "the abort landed", func() (bool, string) { return aborted.Load(), "" })
+	after := e.rollout("web")
+	t.Logf("after the race: abort %v, stable %s (v2 %s), active selects %s: %s %s", after.Status.Abort, after.Status.StableRS, v2, e.selector("web-active"), after.Status.Phase, after.Status.Message)
+
+	e.setImage("web", "example/web:3")
+	e.eventually(time.Minute, "revision 3 released", func() (bool, string) {
+		ro := e.rollout("web")
+		if ro.Status.CurrentPodHash == v2 || ro.Status.Phase != v1alpha1.RolloutPhasePaused {
+			return false, fmt.Sprintf("%s: %s", ro.Status.Phase, ro.Status.Message)
+		}
+		return true, ""
+	})
+	e.promote("web")
+	got := e.waitPhase("web", v1alpha1.RolloutPhaseHealthy, time.Minute)
+	if got.Status.Abort || got.Status.StableRS != got.Status.CurrentPodHash || e.selector("web-active") != got.Status.CurrentPodHash {
+		t.Errorf("revision 3: abort %v, stable %s, current %s, active selects %s: %s", got.Status.Abort, got.Status.StableRS, got.Status.CurrentPodHash, e.selector("web-active"), got.Status.Message)
+	}
+}
