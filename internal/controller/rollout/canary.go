@@ -407,13 +407,20 @@ func (k *canaryRun) serviceSelectors(ctx context.Context) error {
 	return k.switchService(ctx, k.canarySvc, k.hash)
 }
 
-// setWeight gives every router the weight, and records it.
+// setWeight gives every router the weight, and records it. During an
+// update the routers are asked on every reconcile, not only when the status
+// says the weight changed: a route re-applied from Git, or a crash between
+// a router's write and the status, is set right again; a router whose
+// weight is already right writes nothing (the conformance suite checks
+// it). At rest, with the weight recorded, the routers are not called.
 func (k *canaryRun) setWeight(ctx context.Context, weight int32) error {
 	canaryHash, stableHash := k.hash, replicaset.Hash(k.stableRS)
 	if k.canarySvc != nil && selectorHash(k.canarySvc) != "" {
 		canaryHash = selectorHash(k.canarySvc)
 	}
-	if w := k.status.Canary.Weights; w != nil && w.Canary.Weight == weight && w.Canary.PodTemplateHash == canaryHash && w.Stable.PodTemplateHash == stableHash {
+	w := k.status.Canary.Weights
+	recorded := w != nil && w.Canary.Weight == weight && w.Canary.PodTemplateHash == canaryHash && w.Stable.PodTemplateHash == stableHash
+	if recorded && k.hash == stableHash {
 		return nil
 	}
 	for _, r := range k.routers {

@@ -103,3 +103,25 @@ func TestAnAbortForOneRevisionNeverAbortsTheNext(t *testing.T) {
 		t.Errorf("revision 3: abort %v, stable %s, current %s, active selects %s: %s", got.Status.Abort, got.Status.StableRS, got.Status.CurrentPodHash, e.selector("web-active"), got.Status.Message)
 	}
 }
+
+// A router's weight changed behind the controller's back (a GitOps tool
+// re-applying the route, or a crash between the router write and the
+// status) is set again by the next reconcile of the step, not trusted from
+// the status.
+func TestRouterWeightIsReassertedWithinAStep(t *testing.T) {
+	e := newEnv(t)
+	e.canaryServices("api")
+	e.create(canaryRollout("api", 2, routed("api", weight(40), pause(), weight(80), pause())))
+	e.waitPhase("api", v1alpha1.RolloutPhaseHealthy, time.Minute)
+	e.setImage("api", "example/api:2")
+	e.waitStep("api", 1, v1alpha1.RolloutPhasePaused)
+	router := e.router("api")
+	if w := router.Weight(); w != 40 {
+		t.Fatalf("weight %d at the pause after setWeight 40", w)
+	}
+	if err := router.SetWeight(e.ctx, 0); err != nil { // re-applied from Git
+		t.Fatal(err)
+	}
+	e.touch("api")
+	e.eventually(30*time.Second, "weight 40 again", func() (bool, string) { return router.Weight() == 40, fmt.Sprint(router.Weight()) })
+}
