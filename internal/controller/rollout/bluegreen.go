@@ -88,6 +88,13 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 	if err := s.scale(ctx, s.stableRS, replicas); err != nil {
 		return err
 	}
+	// Only a promotion (or a post-promotion analysis) points the active
+	// Service at the new ReplicaSet, and it does so before the status that
+	// records it is written: a controller killed in between finds the
+	// switch made and goes on from there, never back.
+	if !s.status.Abort && selectorHash(active) == s.hash {
+		s.status.BlueGreen.ScaleUpPreviewCheckPoint = true
+	}
 	if s.status.Abort || selectorHash(active) != s.hash || !s.status.BlueGreen.ScaleUpPreviewCheckPoint {
 		if err := s.switchService(ctx, active, replicaset.Hash(s.stableRS)); err != nil {
 			return err

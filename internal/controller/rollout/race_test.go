@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 
@@ -124,4 +125,89 @@ func TestRouterWeightIsReassertedWithinAStep(t *testing.T) {
 	}
 	e.touch("api")
 	e.eventually(30*time.Second, "weight 40 again", func() (bool, string) { return router.Weight() == 40, fmt.Sprint(router.Weight()) })
+}
+
+// failStatus fails, once, the first status write of a rollout whose body
+// holds want, as if the controller had been killed just before it: the
+// writes made before it in the same reconcile stay, the status does not.
+type failStatus struct {
+	next http.RoundTripper
+	want atomic.Value
+	done atomic.Bool
+}
+
+func (f *failStatus) RoundTrip(r *http.Request) (*http.Response, error) {
+	want, _ := f.want.Load().(string)
+	if want != "" && r.Method == http.MethodPatch && strings.HasSuffix(r.URL.Path, "/status") && r.Body != nil && !f.done.Load() {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if strings.Contains(string(body), want) && f.done.CompareAndSwap(false, true) {
+			return nil, fmt.Errorf("killed before the status write")
+		}
+	}
+	return f.next.RoundTrip(r)
+}
+
+// A blue/green promotion switches the active Service, then writes the
+// status that records it. Killed in between, the controller finds the
+// switch made and completes the promotion; it never points the active
+// Service back at the old version. (A regression guard: in-process, the
+// cut-off write alone did not bring the flip-back that the chaos suite
+// found with a real SIGKILL; see docs/controller.md.)
+func TestKilledBetweenTheSwitchAndItsStatusBlueGreenNeverFlipsBack(t *testing.T) {
+	e := newEnv(t)
+	const instance = "race-switch"
+	hook := &failStatus{}
+	cfg := clustertest.AsController(shared.Config())
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { hook.next = rt; return hook })
+	opts := app.Options{InstanceID: instance, SkipControllerNameValidation: true, WithoutAnalysisRuns: true}
+	mgr, err := app.NewManager(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rollout.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Events: mgr.GetEventRecorder("ramp-controller"),
+		Clock: clock.RealClock{}, InstanceID: instance, SkipNameValidation: true}
+	if err := r.SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.RunManager(t, mgr)
+
+	e.service("web-active", "web")
+	ro := blueGreen("web", 1, v1alpha1.BlueGreenStrategy{ActiveService: "web-active", AutoPromotionEnabled: ptr.To(false), ScaleDownDelaySeconds: ptr.To[int32](0)})
+	ro.Labels = map[string]string{v1alpha1.InstanceIDLabelKey: instance}
+	e.create(ro)
+	v1 := e.waitPhase("web", v1alpha1.RolloutPhaseHealthy, time.Minute).Status.StableRS
+	e.setImage("web", "example/web:2")
+	v2 := e.waitPhase("web", v1alpha1.RolloutPhasePaused, time.Minute).Status.CurrentPodHash
+	hook.want.Store(fmt.Sprintf(`"stableRS":%q`, v2))
+	e.promote("web")
+	got := e.waitPhase("web", v1alpha1.RolloutPhaseHealthy, time.Minute)
+	if !hook.done.Load() {
+		t.Fatal("the status write after the switch was never cut off: the test did not test the crash")
+	}
+	if got.Status.StableRS != v2 || e.selector("web-active") != v2 {
+		t.Errorf("stable %s, active selects %s; want %s", got.Status.StableRS, e.selector("web-active"), v2)
+	}
+	for _, ev := range e.eventMessages("web") {
+		if strings.Contains(ev, fmt.Sprintf("from %q to %q", v2, v1)) {
+			t.Errorf("the active Service went back to the old version: %s", ev)
+		}
+	}
+}
+
+// eventMessages lists the messages of the rollout's events.
+func (e *env) eventMessages(name string) []string {
+	e.t.Helper()
+	list, err := kube.CoreV1().Events(e.ns).List(e.ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range list.Items {
+		out = append(out, ev.Message)
+	}
+	return out
 }
