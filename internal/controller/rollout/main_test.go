@@ -240,15 +240,30 @@ func condition(ro *v1alpha1.Rollout, t v1alpha1.RolloutConditionType) *v1alpha1.
 // events lists the reasons of the rollout's events, oldest first.
 func (e *env) events(name string) []string {
 	e.t.Helper()
+	var out []string
+	for _, ev := range e.eventList(name) {
+		out = append(out, ev.Reason)
+	}
+	return out
+}
+
+// eventNotes lists the messages of the rollout's events.
+func (e *env) eventNotes(name string) []string {
+	e.t.Helper()
+	var out []string
+	for _, ev := range e.eventList(name) {
+		out = append(out, ev.Message)
+	}
+	return out
+}
+
+func (e *env) eventList(name string) []corev1.Event {
+	e.t.Helper()
 	list, err := kube.CoreV1().Events(e.ns).List(e.ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var out []string
-	for _, ev := range list.Items {
-		out = append(out, ev.Reason)
-	}
-	return out
+	return list.Items
 }
 
 func (e *env) waitEvent(name, reason string) {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 
@@ -55,24 +54,7 @@ func TestAnAbortForOneRevisionNeverAbortsTheNext(t *testing.T) {
 	e := newEnv(t)
 	const instance = "race-abort"
 	hook := &interceptStatus{}
-	cfg := clustertest.AsController(shared.Config())
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { hook.next = rt; return hook })
-	opts := app.Options{InstanceID: instance, SkipControllerNameValidation: true, WithoutAnalysisRuns: true}
-	mgr, err := app.NewManager(cfg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &rollout.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Events: mgr.GetEventRecorder("ramp-controller"),
-		Clock: clock.RealClock{}, InstanceID: instance, SkipNameValidation: true}
-	if err := r.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	clustertest.RunManager(t, mgr)
-
-	e.service("web-active", "web")
-	ro := blueGreen("web", 1, v1alpha1.BlueGreenStrategy{ActiveService: "web-active", AutoPromotionEnabled: ptr.To(false), ScaleDownDelaySeconds: ptr.To[int32](0)})
-	ro.Labels = map[string]string{v1alpha1.InstanceIDLabelKey: instance}
-	e.create(ro)
+	e.pausedBlueGreen(instance, func(rt http.RoundTripper) http.RoundTripper { hook.next = rt; return hook })
 	e.waitPhase("web", v1alpha1.RolloutPhaseHealthy, time.Minute)
 	e.setImage("web", "example/web:2")
 	v2 := e.waitPhase("web", v1alpha1.RolloutPhasePaused, time.Minute).Status.CurrentPodHash
@@ -161,24 +143,7 @@ func TestKilledBetweenTheSwitchAndItsStatusBlueGreenNeverFlipsBack(t *testing.T)
 	e := newEnv(t)
 	const instance = "race-switch"
 	hook := &failStatus{}
-	cfg := clustertest.AsController(shared.Config())
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { hook.next = rt; return hook })
-	opts := app.Options{InstanceID: instance, SkipControllerNameValidation: true, WithoutAnalysisRuns: true}
-	mgr, err := app.NewManager(cfg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &rollout.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Events: mgr.GetEventRecorder("ramp-controller"),
-		Clock: clock.RealClock{}, InstanceID: instance, SkipNameValidation: true}
-	if err := r.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	clustertest.RunManager(t, mgr)
-
-	e.service("web-active", "web")
-	ro := blueGreen("web", 1, v1alpha1.BlueGreenStrategy{ActiveService: "web-active", AutoPromotionEnabled: ptr.To(false), ScaleDownDelaySeconds: ptr.To[int32](0)})
-	ro.Labels = map[string]string{v1alpha1.InstanceIDLabelKey: instance}
-	e.create(ro)
+	e.pausedBlueGreen(instance, func(rt http.RoundTripper) http.RoundTripper { hook.next = rt; return hook })
 	v1 := e.waitPhase("web", v1alpha1.RolloutPhaseHealthy, time.Minute).Status.StableRS
 	e.setImage("web", "example/web:2")
 	v2 := e.waitPhase("web", v1alpha1.RolloutPhasePaused, time.Minute).Status.CurrentPodHash
@@ -191,23 +156,33 @@ func TestKilledBetweenTheSwitchAndItsStatusBlueGreenNeverFlipsBack(t *testing.T)
 	if got.Status.StableRS != v2 || e.selector("web-active") != v2 {
 		t.Errorf("stable %s, active selects %s; want %s", got.Status.StableRS, e.selector("web-active"), v2)
 	}
-	for _, ev := range e.eventMessages("web") {
+	for _, ev := range e.eventNotes("web") {
 		if strings.Contains(ev, fmt.Sprintf("from %q to %q", v2, v1)) {
 			t.Errorf("the active Service went back to the old version: %s", ev)
 		}
 	}
 }
 
-// eventMessages lists the messages of the rollout's events.
-func (e *env) eventMessages(name string) []string {
+// pausedBlueGreen runs a controller of its own for instance, its client's
+// transport wrapped (the race to play), and creates through it the
+// blue/green rollout "web" (active Service web-active, promoted by hand).
+func (e *env) pausedBlueGreen(instance string, wrap func(http.RoundTripper) http.RoundTripper) {
 	e.t.Helper()
-	list, err := kube.CoreV1().Events(e.ns).List(e.ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
+	cfg := clustertest.AsController(shared.Config())
+	cfg.Wrap(wrap)
+	opts := app.Options{InstanceID: instance, SkipControllerNameValidation: true, WithoutAnalysisRuns: true}
+	mgr, err := app.NewManager(cfg, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var out []string
-	for _, ev := range list.Items {
-		out = append(out, ev.Message)
+	r := &rollout.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Events: mgr.GetEventRecorder("ramp-controller"),
+		Clock: clock.RealClock{}, InstanceID: instance, SkipNameValidation: true}
+	if err := r.SetupWithManager(mgr); err != nil {
+		e.t.Fatal(err)
 	}
-	return out
+	clustertest.RunManager(e.t, mgr)
+	e.service("web-active", "web")
+	ro := blueGreen("web", 1, v1alpha1.BlueGreenStrategy{ActiveService: "web-active", AutoPromotionEnabled: ptr.To(false), ScaleDownDelaySeconds: ptr.To[int32](0)})
+	ro.Labels = map[string]string{v1alpha1.InstanceIDLabelKey: instance}
+	e.create(ro)
 }
