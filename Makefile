@@ -40,7 +40,8 @@ test-race: prometheus ## Run the concurrency tests (several workers, provider ca
 
 # The long chaos run: ramp-controller killed with SIGKILL at random for
 # CHAOS_DURATION while a fleet of CHAOS_ROLLOUTS rollouts of each kind is
-# updated; CHAOS_SEED replays a run. `make test` runs a short one.
+# updated; CHAOS_SEED replays a run (0: a new seed from the clock). `make test`
+# runs a short one with a fixed seed.
 CHAOS_DURATION ?= 10m
 CHAOS_ROLLOUTS ?= 25
 CHAOS_SEED ?= 0
