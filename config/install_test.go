@@ -22,7 +22,6 @@ import (
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/config"
 	"github.com/rampdev/ramp/internal/app"
-	"github.com/rampdev/ramp/internal/cluster"
 	"github.com/rampdev/ramp/internal/cluster/clustertest"
 )
 
@@ -56,15 +55,7 @@ func TestManifestsHoldEveryPart(t *testing.T) {
 func TestInstalledControllerRunsAsItsServiceAccount(t *testing.T) {
 	ctrl.SetLogger(logr.Discard())
 	ctx := t.Context()
-	c, err := cluster.Start(ctx, cluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	admin, err := client.New(c.Config(), client.Options{Scheme: app.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, admin := clustertest.Start(t)
 	objs, err := config.Objects()
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,6 @@ import (
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/config"
 	"github.com/rampdev/ramp/internal/app"
-	"github.com/rampdev/ramp/internal/cluster"
 	"github.com/rampdev/ramp/internal/cluster/clustertest"
 )
 
@@ -89,15 +88,7 @@ func (f forbidden) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestNamespacedInstallServesOnlyItsNamespace(t *testing.T) {
 	ctrl.SetLogger(logr.Discard())
 	ctx := t.Context()
-	c, err := cluster.Start(ctx, cluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	admin, err := client.New(c.Config(), client.Options{Scheme: app.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, admin := clustertest.Start(t)
 	for _, ns := range []string{"team-a", "team-b"} {
 		if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			t.Fatal(err)

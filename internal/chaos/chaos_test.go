@@ -26,7 +26,6 @@ import (
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/app"
-	"github.com/rampdev/ramp/internal/cluster"
 	"github.com/rampdev/ramp/internal/cluster/clustertest"
 	"github.com/rampdev/ramp/internal/controllerprocess"
 )
@@ -102,15 +101,7 @@ func TestControllerKilledAtRandom(t *testing.T) {
 	t.Logf("chaos: seed %d (replay: go test ./internal/chaos -run TestControllerKilledAtRandom -args -chaos.seed=%d)", seed, seed)
 	ctx := t.Context()
 	dir := t.TempDir()
-	c, err := cluster.Start(ctx, cluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	admin, err := client.New(c.Config(), client.Options{Scheme: app.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, admin := clustertest.Start(t)
 	if err := clustertest.InstallRBAC(c.Config()); err != nil {
 		t.Fatal(err)
 	}

@@ -160,6 +160,22 @@ func AsController(cfg *rest.Config) *rest.Config {
 	return cfg
 }
 
+// Start runs a cluster of the test's own until the test ends, and returns
+// it with an administrator's client (for tests that cannot share one).
+func Start(t testing.TB) (*cluster.Cluster, client.Client) {
+	t.Helper()
+	c, err := cluster.Start(context.Background(), cluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	admin, err := client.New(c.Config(), client.Options{Scheme: app.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, admin
+}
+
 // WriteControllerKubeconfig writes a kubeconfig for c that impersonates
 // the controller's ServiceAccount (see InstallRBAC), for a ramp-controller
 // run as its own process.
