@@ -128,6 +128,12 @@ func (k *canaryRun) sync(ctx context.Context) error {
 			k.status.StableRS = replicaset.Hash(rs)
 		}
 	}
+	// So is one a promotion switched it to, when the controller was killed
+	// before the status recorded it and the template changed since.
+	if rs := k.promotedUnrecorded(); rs != nil {
+		k.stableRS = rs
+		k.status.StableRS = replicaset.Hash(rs)
+	}
 	if h := canary.StepsHash(k.steps); k.status.CurrentStepHash != h {
 		if k.status.CurrentStepHash != "" && k.stableRS != nil && k.newRS.UID != k.stableRS.UID {
 			k.setIndex(0)
@@ -208,6 +214,11 @@ func (k *canaryRun) update(ctx context.Context) error {
 		}
 		k.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutRetry, "Retrying the update to %s from the first step", replicaset.Describe(k.newRS))
 	}
+	if k.promotionStarted() {
+		// Killed between the switch and the status that records it: the
+		// promotion goes on, never back (docs/controller.md).
+		return k.promote(ctx, k.completion())
+	}
 	if k.status.PromoteFull || k.fastTrack() {
 		k.setIndex(k.done())
 	}
@@ -237,11 +248,7 @@ func (k *canaryRun) update(ctx context.Context) error {
 		return nil
 	}
 	if idx >= k.done() {
-		how := v1alpha1.CompletionPromoted
-		if k.status.PromoteFull {
-			how = v1alpha1.CompletionFastPromoted
-		}
-		return k.promote(ctx, how)
+		return k.promote(ctx, k.completion())
 	}
 	advance, err := k.runStep(ctx, idx, k.steps[idx])
 	if err != nil || k.invalid != "" || !advance {
@@ -259,6 +266,39 @@ func (k *canaryRun) update(ctx context.Context) error {
 	// The next step's sizes and weight follow on the next reconcile.
 	k.after(time.Millisecond)
 	return nil
+}
+
+// promotionStarted reports whether a promotion of the new version has
+// switched the stable Service to it already. Only promote points the stable
+// Service at the new ReplicaSet during an update, before the status that
+// records it is written; a controller killed in between finds the switch
+// made. (A ping-pong promotion swaps the roles in the status alone.)
+func (k *canaryRun) promotionStarted() bool {
+	return k.c.PingPong == nil && k.stableSvc != nil && k.stableRS != nil &&
+		selectorHash(k.stableSvc) == k.hash && replicaset.Hash(k.stableRS) != k.hash
+}
+
+// promotedUnrecorded is the ReplicaSet, neither the recorded stable one nor
+// the newest, that the stable Service selects: only a promotion of it can
+// have switched the Service there (see promotionStarted), and a newer
+// template came before its status. Nil when there is none.
+func (k *canaryRun) promotedUnrecorded() *appsv1.ReplicaSet {
+	if k.c.PingPong != nil || k.stableSvc == nil || k.stableRS == nil || k.status.Abort {
+		return nil
+	}
+	rs := replicaset.FindByHash(k.rss, selectorHash(k.stableSvc))
+	if rs == nil || rs.UID == k.stableRS.UID || rs.UID == k.newRS.UID {
+		return nil
+	}
+	return rs
+}
+
+// completion is how a promotion now would end the update.
+func (k *canaryRun) completion() string {
+	if k.status.PromoteFull {
+		return v1alpha1.CompletionFastPromoted
+	}
+	return v1alpha1.CompletionPromoted
 }
 
 // describeStep names the step for the status message: "step 3/8: setWeight 40".

@@ -109,50 +109,60 @@ func TestRouterWeightIsReassertedWithinAStep(t *testing.T) {
 	e.eventually(30*time.Second, "weight 40 again", func() (bool, string) { return router.Weight() == 40, fmt.Sprint(router.Weight()) })
 }
 
-// failStatus fails, once, the first status write of a rollout whose body
-// holds want, as if the controller had been killed just before it: the
-// writes made before it in the same reconcile stay, the status does not.
-type failStatus struct {
-	next http.RoundTripper
-	want atomic.Value
-	done atomic.Bool
+// killAtStatus kills the controller just before the first status write of
+// a rollout whose body holds want: that write and every request after it
+// fail, as for a process that is gone. The writes made before it in the
+// same reconcile stay. The test then starts a new controller, whose cache
+// is filled afresh, as after a restart.
+type killAtStatus struct {
+	next   http.RoundTripper
+	want   atomic.Value
+	killed atomic.Bool
 }
 
-func (f *failStatus) RoundTrip(r *http.Request) (*http.Response, error) {
+func (f *killAtStatus) RoundTrip(r *http.Request) (*http.Response, error) {
+	if f.killed.Load() {
+		return nil, fmt.Errorf("killed")
+	}
 	want, _ := f.want.Load().(string)
-	if want != "" && r.Method == http.MethodPatch && strings.HasSuffix(r.URL.Path, "/status") && r.Body != nil && !f.done.Load() {
+	if want != "" && r.Method == http.MethodPatch && strings.HasSuffix(r.URL.Path, "/status") && r.Body != nil {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			return nil, err
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		if strings.Contains(string(body), want) && f.done.CompareAndSwap(false, true) {
+		if strings.Contains(string(body), want) && f.killed.CompareAndSwap(false, true) {
 			return nil, fmt.Errorf("killed before the status write")
 		}
 	}
 	return f.next.RoundTrip(r)
 }
 
+// restartAfterKill waits for the kill, then starts a new controller for
+// instance.
+func (e *env) restartAfterKill(hook *killAtStatus, instance string) {
+	e.t.Helper()
+	e.eventually(time.Minute, "the controller killed before its status write", func() (bool, string) { return hook.killed.Load(), "" })
+	e.ownController(instance, func(rt http.RoundTripper) http.RoundTripper { return rt })
+}
+
 // A blue/green promotion switches the active Service, then writes the
 // status that records it. Killed in between, the controller finds the
 // switch made and completes the promotion; it never points the active
-// Service back at the old version. (A regression guard: in-process, the
-// cut-off write alone did not bring the flip-back that the chaos suite
-// found with a real SIGKILL; see docs/controller.md.)
+// Service back at the old version (the chaos suite found it; the test
+// plays it: the next controller starts with a fresh cache).
 func TestKilledBetweenTheSwitchAndItsStatusBlueGreenNeverFlipsBack(t *testing.T) {
 	e := newEnv(t)
 	const instance = "race-switch"
-	hook := &failStatus{}
+	hook := &killAtStatus{}
 	e.pausedBlueGreen(instance, func(rt http.RoundTripper) http.RoundTripper { hook.next = rt; return hook })
 	v1 := e.waitPhase("web", v1alpha1.RolloutPhaseHealthy, time.Minute).Status.StableRS
 	e.setImage("web", "example/web:2")
 	v2 := e.waitPhase("web", v1alpha1.RolloutPhasePaused, time.Minute).Status.CurrentPodHash
 	hook.want.Store(fmt.Sprintf(`"stableRS":%q`, v2))
 	e.promote("web")
+	e.restartAfterKill(hook, instance)
 	got := e.waitPhase("web", v1alpha1.RolloutPhaseHealthy, time.Minute)
-	if !hook.done.Load() {
-		t.Fatal("the status write after the switch was never cut off: the test did not test the crash")
-	}
 	if got.Status.StableRS != v2 || e.selector("web-active") != v2 {
 		t.Errorf("stable %s, active selects %s; want %s", got.Status.StableRS, e.selector("web-active"), v2)
 	}
@@ -163,10 +173,87 @@ func TestKilledBetweenTheSwitchAndItsStatusBlueGreenNeverFlipsBack(t *testing.T)
 	}
 }
 
+// A routed canary's promotion points the stable Service at the new
+// version and the routers back to it, then writes the status that
+// records it. Killed in between, the controller must finish the
+// promotion, never point the stable Service back at the old version
+// (whose pods are still there, inside the scale-down delay).
+func TestKilledBetweenTheSwitchAndItsStatusRoutedCanaryNeverFlipsBack(t *testing.T) {
+	e := newEnv(t)
+	const instance = "race-canary-switch"
+	hook := &killAtStatus{}
+	e.ownController(instance, func(rt http.RoundTripper) http.RoundTripper { hook.next = rt; return hook })
+	e.canaryServices("api")
+	ro := canaryRollout("api", 1, routed("api", weight(40), pause()))
+	ro.Spec.Strategy.Canary.ScaleDownDelaySeconds = ptr.To[int32](30)
+	ro.Labels = map[string]string{v1alpha1.InstanceIDLabelKey: instance}
+	e.create(ro)
+	v1 := e.waitPhase("api", v1alpha1.RolloutPhaseHealthy, time.Minute).Status.StableRS
+	e.setImage("api", "example/api:2")
+	v2 := e.waitStep("api", 1, v1alpha1.RolloutPhasePaused).Status.CurrentPodHash
+	hook.want.Store(fmt.Sprintf(`"stableRS":%q`, v2))
+	e.promote("api")
+	e.restartAfterKill(hook, instance)
+	got := e.waitPhase("api", v1alpha1.RolloutPhaseHealthy, time.Minute)
+	if got.Status.StableRS != v2 || e.selector("api-stable") != v2 || e.router("api").Weight() != 0 {
+		t.Errorf("stable %s, stable Service selects %s, canary weight %d; want %s and 0", got.Status.StableRS, e.selector("api-stable"), e.router("api").Weight(), v2)
+	}
+	for _, ev := range e.eventNotes("api") {
+		if strings.Contains(ev, fmt.Sprintf("from %q to %q", v2, v1)) {
+			t.Errorf("the stable Service went back to the old version: %s", ev)
+		}
+	}
+}
+
+// As above, and a new template arrives before the controller comes back:
+// the version whose promotion the kill interrupted is the stable one the
+// next update starts from, and the stable Service never goes back to the
+// version before it.
+func TestKilledBetweenTheSwitchAndItsStatusThenUpdatedRoutedCanaryNeverFlipsBack(t *testing.T) {
+	e := newEnv(t)
+	const instance = "race-canary-switch-update"
+	hook := &killAtStatus{}
+	e.ownController(instance, func(rt http.RoundTripper) http.RoundTripper { hook.next = rt; return hook })
+	e.canaryServices("api")
+	ro := canaryRollout("api", 1, routed("api", weight(40), pause()))
+	ro.Spec.Strategy.Canary.ScaleDownDelaySeconds = ptr.To[int32](30)
+	ro.Labels = map[string]string{v1alpha1.InstanceIDLabelKey: instance}
+	e.create(ro)
+	v1 := e.waitPhase("api", v1alpha1.RolloutPhaseHealthy, time.Minute).Status.StableRS
+	e.setImage("api", "example/api:2")
+	v2 := e.waitStep("api", 1, v1alpha1.RolloutPhasePaused).Status.CurrentPodHash
+	hook.want.Store(fmt.Sprintf(`"stableRS":%q`, v2))
+	e.promote("api")
+	e.eventually(time.Minute, "the controller killed before its status write", func() (bool, string) { return hook.killed.Load(), "" })
+	e.setImage("api", "example/api:3")
+	e.ownController(instance, func(rt http.RoundTripper) http.RoundTripper { return rt })
+	got := e.waitStep("api", 1, v1alpha1.RolloutPhasePaused)
+	if got.Status.StableRS != v2 || e.selector("api-stable") != v2 {
+		t.Errorf("revision 3 paused at its first pause: stable %s, stable Service selects %s; want %s", got.Status.StableRS, e.selector("api-stable"), v2)
+	}
+	for _, ev := range e.eventNotes("api") {
+		if strings.Contains(ev, fmt.Sprintf("from %q to %q", v2, v1)) {
+			t.Errorf("the stable Service went back to the old version: %s", ev)
+		}
+	}
+}
+
 // pausedBlueGreen runs a controller of its own for instance, its client's
 // transport wrapped (the race to play), and creates through it the
 // blue/green rollout "web" (active Service web-active, promoted by hand).
 func (e *env) pausedBlueGreen(instance string, wrap func(http.RoundTripper) http.RoundTripper) {
+	e.t.Helper()
+	e.ownController(instance, wrap)
+	e.service("web-active", "web")
+	ro := blueGreen("web", 1, v1alpha1.BlueGreenStrategy{ActiveService: "web-active", AutoPromotionEnabled: ptr.To(false), ScaleDownDelaySeconds: ptr.To[int32](0)})
+	ro.Labels = map[string]string{v1alpha1.InstanceIDLabelKey: instance}
+	e.create(ro)
+}
+
+// ownController runs a controller of its own for the rollouts labelled
+// with instance, its client's transport wrapped (the race to play), with
+// the package's in-memory routers.
+func (e *env) ownController(instance string, wrap func(http.RoundTripper) http.RoundTripper) {
 	e.t.Helper()
 	cfg := clustertest.AsController(shared.Config())
 	cfg.Wrap(wrap)
@@ -176,13 +263,9 @@ func (e *env) pausedBlueGreen(instance string, wrap func(http.RoundTripper) http
 		e.t.Fatal(err)
 	}
 	r := &rollout.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Events: mgr.GetEventRecorder("ramp-controller"),
-		Clock: clock.RealClock{}, InstanceID: instance, SkipNameValidation: true}
+		Clock: clock.RealClock{}, InstanceID: instance, SkipNameValidation: true, Routers: routers}
 	if err := r.SetupWithManager(mgr); err != nil {
 		e.t.Fatal(err)
 	}
 	clustertest.RunManager(e.t, mgr)
-	e.service("web-active", "web")
-	ro := blueGreen("web", 1, v1alpha1.BlueGreenStrategy{ActiveService: "web-active", AutoPromotionEnabled: ptr.To(false), ScaleDownDelaySeconds: ptr.To[int32](0)})
-	ro.Labels = map[string]string{v1alpha1.InstanceIDLabelKey: instance}
-	e.create(ro)
 }
