@@ -18,6 +18,7 @@ import (
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster/clustertest"
 	"github.com/rampdev/ramp/internal/controller/rollout"
+	"github.com/rampdev/ramp/internal/replicaset"
 )
 
 // interceptStatus runs land once, before the first status write of rollout
@@ -47,15 +48,16 @@ func (i *interceptStatus) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // `ramp abort`, given for revision 2 while the controller promotes it,
-// lands between the controller's read and its status write. The abort
-// is for the revision the user saw: it must never carry over into
-// revision 3, which must be released as any other.
-func TestAnAbortForOneRevisionNeverAbortsTheNext(t *testing.T) {
+// lands between the controller's read and its status write. The user saw
+// revision 2 paused, not promoted: the abort is honoured (the controller's
+// write, decided without it, is refused by its precondition), and it never
+// carries over into revision 3, which is released as any other.
+func TestAnAbortLandingMidPromotionIsHonouredForItsRevisionOnly(t *testing.T) {
 	e := newEnv(t)
 	const instance = "race-abort"
 	hook := &interceptStatus{}
 	e.pausedBlueGreen(instance, func(rt http.RoundTripper) http.RoundTripper { hook.next = rt; return hook })
-	e.waitPhase("web", v1alpha1.RolloutPhaseHealthy, time.Minute)
+	v1 := e.waitPhase("web", v1alpha1.RolloutPhaseHealthy, time.Minute).Status.StableRS
 	e.setImage("web", "example/web:2")
 	v2 := e.waitPhase("web", v1alpha1.RolloutPhasePaused, time.Minute).Status.CurrentPodHash
 
@@ -69,8 +71,11 @@ func TestAnAbortForOneRevisionNeverAbortsTheNext(t *testing.T) {
 	hook.want.Store(fmt.Sprintf(`"stableRS":%q`, v2))
 	e.promote("web")
 	e.eventually(time.Minute, "the abort landed", func() (bool, string) { return aborted.Load(), "" })
-	after := e.rollout("web")
-	t.Logf("after the race: abort %v, stable %s (v2 %s), active selects %s: %s %s", after.Status.Abort, after.Status.StableRS, v2, e.selector("web-active"), after.Status.Phase, after.Status.Message)
+	after := e.waitPhase("web", v1alpha1.RolloutPhaseDegraded, time.Minute)
+	if !after.Status.Abort || after.Status.StableRS != v1 || e.selector("web-active") != v1 {
+		t.Errorf("after the race: abort %v, stable %s, active selects %s; want the abort of %s honoured, %s serving: %s",
+			after.Status.Abort, after.Status.StableRS, e.selector("web-active"), v2, v1, after.Status.Message)
+	}
 
 	e.setImage("web", "example/web:3")
 	e.eventually(time.Minute, "revision 3 released", func() (bool, string) {
@@ -84,6 +89,39 @@ func TestAnAbortForOneRevisionNeverAbortsTheNext(t *testing.T) {
 	got := e.waitPhase("web", v1alpha1.RolloutPhaseHealthy, time.Minute)
 	if got.Status.Abort || got.Status.StableRS != got.Status.CurrentPodHash || e.selector("web-active") != got.Status.CurrentPodHash {
 		t.Errorf("revision 3: abort %v, stable %s, current %s, active selects %s: %s", got.Status.Abort, got.Status.StableRS, got.Status.CurrentPodHash, e.selector("web-active"), got.Status.Message)
+	}
+}
+
+// `ramp abort`, given for revision 2, lands between the controller's read
+// of revision 3's template and the status write that starts revision 3:
+// the abort was for revision 2 and must not abort revision 3.
+func TestAnAbortLandingWithTheNextTemplateDoesNotAbortIt(t *testing.T) {
+	e := newEnv(t)
+	const instance = "race-abort-next"
+	hook := &interceptStatus{}
+	e.pausedBlueGreen(instance, func(rt http.RoundTripper) http.RoundTripper { hook.next = rt; return hook })
+	e.waitPhase("web", v1alpha1.RolloutPhaseHealthy, time.Minute)
+	e.setImage("web", "example/web:2")
+	e.waitPhase("web", v1alpha1.RolloutPhasePaused, time.Minute)
+
+	var aborted atomic.Bool
+	hook.land = func() {
+		e.patchStatus("web", func(s *v1alpha1.RolloutStatus) { s.Abort = true })
+		aborted.Store(true)
+	}
+	hook.name.Store("web")
+	hook.want.Store(`"currentPodHash"`)
+	e.setImage("web", "example/web:3")
+	e.eventually(time.Minute, "the abort landed", func() (bool, string) { return aborted.Load(), "" })
+	e.eventually(time.Minute, "revision 3 paused before its promotion, not aborted", func() (bool, string) {
+		ro := e.rollout("web")
+		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && !ro.Status.Abort && ro.Status.CurrentPodHash == replicaSetHash(ro),
+			fmt.Sprintf("%s (abort %v): %s", ro.Status.Phase, ro.Status.Abort, ro.Status.Message)
+	})
+	for _, ev := range e.eventNotes("web") {
+		if strings.Contains(ev, "aborted") {
+			t.Errorf("an abort given for revision 2 reached revision 3: %s", ev)
+		}
 	}
 }
 
@@ -268,4 +306,9 @@ func (e *env) ownController(instance string, wrap func(http.RoundTripper) http.R
 		e.t.Fatal(err)
 	}
 	clustertest.RunManager(e.t, mgr)
+}
+
+// replicaSetHash is the pod-template hash of the rollout's template.
+func replicaSetHash(ro *v1alpha1.Rollout) string {
+	return replicaset.TemplateHash(&ro.Spec.Template, ro.Status.CollisionCount)
 }

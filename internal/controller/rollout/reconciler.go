@@ -104,7 +104,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	s := &syncer{r: r, ro: ro, now: r.Clock.Now(), status: ro.Status.DeepCopy()}
 	err := s.sync(ctx)
-	if perr := r.patchStatus(ctx, ro, s); perr != nil && err == nil {
+	perr := r.patchStatus(ctx, ro, s)
+	if apierrors.IsConflict(perr) && err == nil {
+		// The rollout changed since it was read (a user's action, a new
+		// template): what was decided on the old copy is not written; the
+		// next reconcile decides again on the new one.
+		return reconcile.Result{Requeue: true}, nil
+	}
+	if perr != nil && err == nil {
 		err = perr
 	}
 	if err != nil {
@@ -234,7 +241,11 @@ func (r *Reconciler) routers() trafficrouting.Factory {
 	return r.Routers
 }
 
-// patchStatus computes the status and writes it when it differs.
+// patchStatus computes the status and writes it when it differs, on the
+// condition that the rollout is still the one read (resourceVersion): a
+// user's abort, promotion or retry that landed since, or a new template,
+// is never overwritten nor left to apply to what was decided without it.
+// It returns the API server's Conflict as it is.
 func (r *Reconciler) patchStatus(ctx context.Context, ro *v1alpha1.Rollout, s *syncer) error {
 	s.computeStatus()
 	if apiequality.Semantic.DeepEqual(&ro.Status, s.status) {
@@ -242,9 +253,12 @@ func (r *Reconciler) patchStatus(ctx context.Context, ro *v1alpha1.Rollout, s *s
 	}
 	updated := ro.DeepCopy()
 	updated.Status = *s.status
-	if err := r.Client.Status().Patch(ctx, updated, ctrl.MergeFrom(ro)); err != nil {
+	if err := r.Client.Status().Patch(ctx, updated, ctrl.MergeFromWithOptions(ro, ctrl.MergeFromWithOptimisticLock{})); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
+		}
+		if apierrors.IsConflict(err) {
+			return err
 		}
 		return fmt.Errorf("writing status: %w", err)
 	}
