@@ -70,6 +70,11 @@ func IsSpecError(err error) bool {
 	return errors.As(err, &s)
 }
 
+// ErrMissing is wrapped by a router's error when an object it routes
+// through (an Ingress, a route, a DestinationRule) does not exist. When a
+// rollout is deleted, such a router has nothing to reset.
+var ErrMissing = errors.New("not found")
+
 // None is the Factory of a controller without routers: any trafficRouting
 // block is refused with a message naming it.
 type None struct{}

@@ -91,11 +91,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, nil
 	}
 	if ro.DeletionTimestamp != nil {
-		return reconcile.Result{}, r.finalize(ctx, ro)
+		return requeueOnConflict(r.finalize(ctx, ro))
 	}
 	if wrote, err := r.ensureFinalizer(ctx, ro); err != nil || wrote {
 		// The patch brings the rollout back.
-		return reconcile.Result{}, err
+		return requeueOnConflict(err)
 	}
 	if last, ok := r.written.Load(req.NamespacedName); ok && olderThan(ro.ResourceVersion, last.(string)) {
 		// The cache has not caught up with our own last write yet; its
@@ -104,18 +104,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	s := &syncer{r: r, ro: ro, now: r.Clock.Now(), status: ro.Status.DeepCopy()}
 	err := s.sync(ctx)
-	perr := r.patchStatus(ctx, ro, s)
-	if apierrors.IsConflict(perr) && err == nil {
-		// The rollout changed since it was read (a user's action, a new
-		// template): what was decided on the old copy is not written; the
-		// next reconcile decides again on the new one.
-		return reconcile.Result{Requeue: true}, nil
-	}
-	if perr != nil && err == nil {
+	if perr := r.patchStatus(ctx, ro, s); perr != nil && err == nil {
 		err = perr
 	}
 	if err != nil {
-		return reconcile.Result{}, err
+		return requeueOnConflict(err)
 	}
 	if s.referenceMissing {
 		// A missing reference may appear: look again, backing off.
@@ -125,6 +118,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{RequeueAfter: s.requeue}, nil
 	}
 	return reconcile.Result{}, nil
+}
+
+// requeueOnConflict turns the API server's Conflict into a plain requeue:
+// the rollout changed since it was read (a user's action, a new template),
+// so what was decided on the old copy is not written and the next
+// reconcile decides again on the new one. Other errors are returned.
+func requeueOnConflict(err error) (reconcile.Result, error) {
+	if apierrors.IsConflict(err) {
+		return reconcile.Result{Requeue: true}, nil
+	}
+	return reconcile.Result{}, err
 }
 
 // errReference makes the manager retry a rollout whose references are
@@ -245,7 +249,6 @@ func (r *Reconciler) routers() trafficrouting.Factory {
 // condition that the rollout is still the one read (resourceVersion): a
 // user's abort, promotion or retry that landed since, or a new template,
 // is never overwritten nor left to apply to what was decided without it.
-// It returns the API server's Conflict as it is.
 func (r *Reconciler) patchStatus(ctx context.Context, ro *v1alpha1.Rollout, s *syncer) error {
 	s.computeStatus()
 	if apiequality.Semantic.DeepEqual(&ro.Status, s.status) {
@@ -253,12 +256,9 @@ func (r *Reconciler) patchStatus(ctx context.Context, ro *v1alpha1.Rollout, s *s
 	}
 	updated := ro.DeepCopy()
 	updated.Status = *s.status
-	if err := r.Client.Status().Patch(ctx, updated, ctrl.MergeFromWithOptions(ro, ctrl.MergeFromWithOptimisticLock{})); err != nil {
+	if err := r.Client.Status().Patch(ctx, updated, lockedMergeFrom(ro)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
-		}
-		if apierrors.IsConflict(err) {
-			return err
 		}
 		return fmt.Errorf("writing status: %w", err)
 	}
@@ -266,7 +266,6 @@ func (r *Reconciler) patchStatus(ctx context.Context, ro *v1alpha1.Rollout, s *s
 	return nil
 }
 
-func mergeFrom(ro *v1alpha1.Rollout) ctrl.Patch { return ctrl.MergeFrom(ro) }
 
 // olderThan reports whether resourceVersion a precedes b. Resource versions
 // are etcd revisions; a value that does not parse is never called older.

@@ -203,7 +203,7 @@ func (r *Router) each(ctx context.Context, change func(ing *networkingv1.Ingress
 			ing := &networkingv1.Ingress{}
 			if err := r.reader.Get(ctx, ctrl.ObjectKey{Namespace: r.ro.Namespace, Name: name}, ing); err != nil {
 				if apierrors.IsNotFound(err) {
-					return fmt.Errorf("the Ingress %q not found in namespace %s", name, r.ro.Namespace)
+					return fmt.Errorf("the Ingress %q %w in namespace %s", name, trafficrouting.ErrMissing, r.ro.Namespace)
 				}
 				return fmt.Errorf("reading Ingress %s: %w", name, err)
 			}

@@ -250,7 +250,7 @@ func (r *Router) each(ctx context.Context, change func(route, *unstructured.Unst
 		obj.SetGroupVersionKind(rt.gvk)
 		if err := r.reader.Get(ctx, ctrl.ObjectKey{Namespace: r.namespace, Name: rt.name}, obj); err != nil {
 			if apierrors.IsNotFound(err) {
-				return fmt.Errorf("%s %q not found in namespace %s", rt.gvk.Kind, rt.name, r.namespace)
+				return fmt.Errorf("%s %q %w in namespace %s", rt.gvk.Kind, rt.name, trafficrouting.ErrMissing, r.namespace)
 			}
 			return fmt.Errorf("reading %s %s: %w", rt.gvk.Kind, rt.name, err)
 		}

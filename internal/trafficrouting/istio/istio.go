@@ -114,7 +114,7 @@ func (r *Router) UpdateHash(ctx context.Context, canaryHash, stableHash string) 
 	obj.SetGroupVersionKind(DestinationRule)
 	if err := r.reader.Get(ctx, ctrl.ObjectKey{Namespace: r.namespace, Name: r.dr.Name}, obj); err != nil {
 		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("DestinationRule %q not found in namespace %s", r.dr.Name, r.namespace)
+			return fmt.Errorf("DestinationRule %q %w in namespace %s", r.dr.Name, trafficrouting.ErrMissing, r.namespace)
 		}
 		return err
 	}
@@ -321,7 +321,7 @@ func (r *Router) each(ctx context.Context, change func(v1alpha1.IstioVirtualServ
 		obj.SetGroupVersionKind(VirtualService)
 		if err := r.reader.Get(ctx, ctrl.ObjectKey{Namespace: r.namespace, Name: vs.Name}, obj); err != nil {
 			if apierrors.IsNotFound(err) {
-				return fmt.Errorf("VirtualService %q not found in namespace %s", vs.Name, r.namespace)
+				return fmt.Errorf("VirtualService %q %w in namespace %s", vs.Name, trafficrouting.ErrMissing, r.namespace)
 			}
 			return fmt.Errorf("reading VirtualService %s: %w", vs.Name, err)
 		}

@@ -53,6 +53,7 @@ type Router struct {
 	headers    map[string]*v1alpha1.SetHeaderRoute
 	mirrors    map[string]*v1alpha1.SetMirrorRoute
 	verified   bool
+	fail       error
 }
 
 var (
@@ -77,6 +78,9 @@ func (r *Router) UpdateHash(_ context.Context, canaryHash, stableHash string) er
 func (r *Router) SetWeight(_ context.Context, weight int32) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
 	r.calls++
 	if len(r.history) == 0 || r.weight != weight {
 		r.history = append(r.history, weight)
@@ -131,6 +135,14 @@ func (r *Router) SetVerified(v bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.verified = v
+}
+
+// Fail makes SetWeight fail with err until Fail(nil): a load balancer's
+// API that is down.
+func (r *Router) Fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = err
 }
 
 // Weight is the canary weight last set.

@@ -79,7 +79,7 @@ func (r *Router) SetWeight(ctx context.Context, weight int32) error {
 		stable := &networkingv1.Ingress{}
 		if err := r.reader.Get(ctx, ctrl.ObjectKey{Namespace: r.ro.Namespace, Name: name}, stable); err != nil {
 			if apierrors.IsNotFound(err) {
-				return fmt.Errorf("stable Ingress %q not found in namespace %s", name, r.ro.Namespace)
+				return fmt.Errorf("stable Ingress %q %w in namespace %s", name, trafficrouting.ErrMissing, r.ro.Namespace)
 			}
 			return fmt.Errorf("reading Ingress %s: %w", name, err)
 		}
