@@ -108,8 +108,14 @@ func TestControllerKilledAtRandom(t *testing.T) {
 	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}
+	// The controller reaches the API server through the kill switch.
+	sw, err := newKillSwitch(clustertest.AsController(c.Config()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Close()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := clustertest.WriteControllerKubeconfig(c, kubeconfig); err != nil {
+	if err := sw.writeKubeconfig(kubeconfig); err != nil {
 		t.Fatal(err)
 	}
 	bin, err := controllerprocess.Build(ctx, dir)
@@ -238,8 +244,20 @@ func TestControllerKilledAtRandom(t *testing.T) {
 		}
 	}()
 	for time.Since(began) < *durationFlag || kills < *killsFlag {
-		<-time.After(time.Duration(200+killRand.Intn(1800)) * time.Millisecond)
-		proc.Kill()
+		// Half the kills come at a random moment, half right after a
+		// random write has landed (between two writes of a reconcile).
+		if killRand.Intn(2) == 0 {
+			<-time.After(time.Duration(200+killRand.Intn(1800)) * time.Millisecond)
+			proc.Kill()
+		} else {
+			sw.arm(1+killRand.Intn(30), proc.Kill)
+			select {
+			case <-proc.Done():
+			case <-time.After(5 * time.Second): // too few writes: at rest
+				sw.disarm()
+				proc.Kill()
+			}
+		}
 		kills++
 		proc = start()
 	}
@@ -249,7 +267,8 @@ func TestControllerKilledAtRandom(t *testing.T) {
 
 	converge("every rollout at its latest image after the last kill")
 	broken := iv.Broken()
-	t.Logf("chaos: seed %d, %d kills, %d updates, %d invariant checks, %d broken", seed, kills, updates, iv.checks.Load(), len(broken))
+	t.Logf("chaos: seed %d, %d kills (%d right after a write), %d controller writes, %d updates, %d invariant checks, %d broken",
+		seed, kills, sw.Fired(), sw.writes.Load(), updates, iv.checks.Load(), len(broken))
 	for _, b := range broken {
 		t.Errorf("seed %d: %s", seed, b)
 	}

@@ -148,6 +148,13 @@ func newEndpoint(t testing.TB, body string) *endpoint {
 	return ep
 }
 
+// called is how many requests the endpoint answered.
+func (ep *endpoint) called() int {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.calls
+}
+
 func (ep *endpoint) answer(status int, body string) {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -56,6 +58,12 @@ type Reconciler struct {
 	// arguments substituted into conditions make sources without end.
 	conditions *lru.Cache
 	calls      *calls
+	// written remembers, per run, the resourceVersion of the last status
+	// this reconciler wrote: a copy from the cache older than that has not
+	// seen the measurements just recorded, and is not acted on (it would
+	// measure again and could overwrite a verdict). An entry goes with its
+	// run.
+	written sync.Map
 }
 
 // conditionCacheSize bounds the compiled conditions kept.
@@ -68,13 +76,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	run := &v1alpha1.AnalysisRun{}
 	if err := r.Client.Get(ctx, req.NamespacedName, run); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.calls.forget(req.NamespacedName)
+			r.forget(req.NamespacedName)
 		}
 		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
 	}
 	if run.Labels[v1alpha1.InstanceIDLabelKey] != r.InstanceID || run.DeletionTimestamp != nil {
-		r.calls.forget(req.NamespacedName)
+		r.forget(req.NamespacedName)
 		return reconcile.Result{}, nil
+	}
+	if last, ok := r.written.Load(req.NamespacedName); ok && olderThan(run.ResourceVersion, last.(string)) {
+		// The cache has not caught up with our own last write yet; its
+		// watch event brings us back.
+		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
 	now := r.Clock.Now()
 	if run.Status.Phase.Completed() {
@@ -92,9 +105,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if !apiequality.Semantic.DeepEqual(&run.Status, st) {
 		updated := run.DeepCopy()
 		updated.Status = *st
-		if err := r.Client.Status().Patch(ctx, updated, ctrl.MergeFrom(run)); err != nil {
+		// Written only onto the run read: a second controller (two leaders
+		// for a moment) or a stale copy cannot overwrite what was recorded.
+		if err := r.Client.Status().Patch(ctx, updated, ctrl.MergeFromWithOptions(run, ctrl.MergeFromWithOptimisticLock{})); err != nil {
+			if apierrors.IsConflict(err) {
+				return reconcile.Result{Requeue: true}, nil
+			}
 			return reconcile.Result{}, ctrl.IgnoreNotFound(err)
 		}
+		r.written.Store(req.NamespacedName, updated.ResourceVersion)
 		if st.Phase != run.Status.Phase && r.Events != nil {
 			kind := corev1.EventTypeNormal
 			if st.Phase == v1alpha1.AnalysisPhaseFailed || st.Phase == v1alpha1.AnalysisPhaseError {
@@ -111,6 +130,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, nil
 	}
 	return reconcile.Result{RequeueAfter: max(time.Millisecond, m.next.Sub(now))}, nil
+}
+
+// forget drops what the reconciler keeps for a run that is gone or no
+// longer its own.
+func (r *Reconciler) forget(key types.NamespacedName) {
+	r.calls.forget(key)
+	r.written.Delete(key)
+}
+
+// olderThan reports whether resourceVersion a precedes b. Resource versions
+// are etcd revisions; a value that does not parse is never called older.
+func olderThan(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	return errA == nil && errB == nil && x < y
 }
 
 func suffix(msg string) string {

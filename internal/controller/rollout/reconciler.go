@@ -266,7 +266,6 @@ func (r *Reconciler) patchStatus(ctx context.Context, ro *v1alpha1.Rollout, s *s
 	return nil
 }
 
-
 // olderThan reports whether resourceVersion a precedes b. Resource versions
 // are etcd revisions; a value that does not parse is never called older.
 func olderThan(a, b string) bool {
