@@ -45,8 +45,9 @@ type call struct {
 	cancel  context.CancelFunc
 	out     analysis.Outcome
 	err     error
-	// claimed is set once a reconcile took the answer: no wake-up needed.
-	claimed bool
+	// waiters counts the reconciles waiting for the answer (under c.mu):
+	// an answer that comes while one waits needs no wake-up.
+	waiters int
 }
 
 // calls runs provider calls in the background, a bounded number at once,
@@ -100,6 +101,7 @@ func (c *calls) do(ctx context.Context, run *v1alpha1.AnalysisRun, metric string
 	if !found {
 		cl = c.start(key, run, now, fn)
 	}
+	cl.waiters++
 	c.mu.Unlock()
 
 	timer := time.NewTimer(c.wait)
@@ -107,16 +109,19 @@ func (c *calls) do(ctx context.Context, run *v1alpha1.AnalysisRun, metric string
 	select {
 	case <-cl.done:
 	case <-timer.C:
-		return analysis.Outcome{}, nil, cl.started, false
 	case <-ctx.Done():
-		return analysis.Outcome{}, nil, cl.started, false
 	}
 	c.mu.Lock()
-	cl.claimed = true
+	defer c.mu.Unlock()
+	cl.waiters--
+	select {
+	case <-cl.done: // answered, perhaps just now: this reconcile records it
+	default:
+		return analysis.Outcome{}, nil, cl.started, false
+	}
 	if c.m[key] == cl {
 		delete(c.m, key)
 	}
-	c.mu.Unlock()
 	return cl.out, cl.err, cl.started, true
 }
 
@@ -138,11 +143,15 @@ func (c *calls) start(key callKey, run *v1alpha1.AnalysisRun, now time.Time, fn 
 		if cl.err != nil && errors.As(context.Cause(ctx), &over) {
 			cl.err = over
 		}
-		close(cl.done)
+		// The answer and whether a reconcile is there to take it are
+		// decided together: a wake-up is sent only when none is, since a
+		// wake-up that comes after the answer was recorded reconciles the
+		// run from a cache that may not show it yet.
 		c.mu.Lock()
-		claimed := cl.claimed
+		close(cl.done)
+		waited := cl.waiters > 0
 		c.mu.Unlock()
-		if claimed {
+		if waited {
 			return
 		}
 		// Nobody waited: bring the run back to record the answer.
