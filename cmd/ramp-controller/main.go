@@ -57,6 +57,9 @@ func parse(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&c.opts.PprofAddr, "pprof-bind-address", "0", "address of Go's profiles (/debug/pprof); 0 turns them off")
 	fs.BoolVar(&c.opts.LeaderElect, "leader-elect", true, "run leader election so only one replica acts; false for local runs")
 	fs.StringVar(&c.opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the controller's own namespace)")
+	fs.DurationVar(&c.opts.LeaseDuration, "leader-election-lease-duration", 15*time.Second, "how long a leader's Lease holds without renewal before another replica takes over")
+	fs.DurationVar(&c.opts.RenewDeadline, "leader-election-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew its Lease before it stops (the process exits)")
+	fs.DurationVar(&c.opts.RetryPeriod, "leader-election-retry-period", 2*time.Second, "how often replicas try to take or renew the Lease")
 	fs.Func("alb-ingress-classes", "an Ingress class the ALB router serves; repeat for several, \"\" for Ingresses without a class (default alb)", func(v string) error {
 		c.opts.ALBIngressClasses = append(c.opts.ALBIngressClasses, v)
 		return nil

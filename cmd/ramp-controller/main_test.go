@@ -161,3 +161,19 @@ func freePort(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// The leader-election timings reach app.Options (the chaos suite's
+// overlapping leaders use short ones).
+func TestLeaderElectionFlags(t *testing.T) {
+	var out bytes.Buffer
+	c, err := parse([]string{"--leader-election-lease-duration=3s", "--leader-election-renew-deadline=2s", "--leader-election-retry-period=500ms"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := c.opts; o.LeaseDuration != 3*time.Second || o.RenewDeadline != 2*time.Second || o.RetryPeriod != 500*time.Millisecond {
+		t.Errorf("lease %s, renew %s, retry %s", o.LeaseDuration, o.RenewDeadline, o.RetryPeriod)
+	}
+	if c, _ = parse(nil, &out); c.opts.LeaseDuration != 15*time.Second {
+		t.Errorf("default lease %s, want controller-runtime's 15s", c.opts.LeaseDuration)
+	}
+}

@@ -55,6 +55,9 @@ type Options struct {
 	// LeaderElectionNamespace holds the Lease; defaults to the in-cluster
 	// namespace.
 	LeaderElectionNamespace string
+	// LeaseDuration, RenewDeadline and RetryPeriod time the leader election
+	// (zero: controller-runtime's 15s, 10s and 2s).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// Clock tells reconcilers the time; defaults to the real clock.
 	Clock clock.PassiveClock
 	// Routers builds canary traffic routers; nil means the built-in ones.
@@ -216,6 +219,9 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		// at once is safe, and the next replica takes over in seconds
 		// rather than after the lease duration.
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 durationOrNil(opts.LeaseDuration),
+		RenewDeadline:                 durationOrNil(opts.RenewDeadline),
+		RetryPeriod:                   durationOrNil(opts.RetryPeriod),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
@@ -244,6 +250,14 @@ func instanceSelector(id string) (labels.Selector, error) {
 		return nil, fmt.Errorf("--instance-id: %w", err)
 	}
 	return labels.NewSelector().Add(*req), nil
+}
+
+// durationOrNil is d, or nil (the default) for zero.
+func durationOrNil(d time.Duration) *time.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return &d
 }
 
 func leaderElectionID(instanceID string) string {

@@ -60,7 +60,9 @@ func (s *syncer) switchService(ctx context.Context, svc *corev1.Service, hash st
 		return nil
 	}
 	from := selectorHash(svc)
-	patch := ctrl.MergeFrom(svc.DeepCopy())
+	// On the Service as read: a switch decided on a copy that is out of
+	// date (a second leader's cache, for a moment) is refused, not made.
+	patch := ctrl.MergeFromWithOptions(svc.DeepCopy(), ctrl.MergeFromWithOptimisticLock{})
 	if svc.Spec.Selector == nil {
 		svc.Spec.Selector = map[string]string{}
 	}
