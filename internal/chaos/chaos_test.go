@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -125,7 +126,7 @@ func TestControllerKilledAtRandom(t *testing.T) {
 	incarnation := 0
 	start := func() *controllerprocess.Process {
 		incarnation++
-		p, err := controllerprocess.Start(ctx, bin, kubeconfig, filepath.Join(dir, fmt.Sprintf("controller-%d.log", incarnation)), "--leader-elect=false")
+		p, err := controllerprocess.Start(ctx, bin, kubeconfig, filepath.Join(dir, fmt.Sprintf("controller-%d.log", incarnation)), leaderFlags...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,13 +244,16 @@ func TestControllerKilledAtRandom(t *testing.T) {
 			updates++
 		}
 	}()
+	stalls := 0
 	for time.Since(began) < *durationFlag || kills < *killsFlag {
-		// Half the kills come at a random moment, half right after a
-		// random write has landed (between two writes of a reconcile).
-		if killRand.Intn(2) == 0 {
+		// Most kills come at a random moment or right after a random write
+		// has landed (between two writes of a reconcile); now and then the
+		// leader stalls instead, long enough for its Lease to expire.
+		switch mode := killRand.Intn(10); {
+		case mode < 5:
 			<-time.After(time.Duration(200+killRand.Intn(1800)) * time.Millisecond)
 			proc.Kill()
-		} else {
+		case mode < 9:
 			sw.arm(1+killRand.Intn(30), proc.Kill)
 			select {
 			case <-proc.Done():
@@ -257,6 +261,10 @@ func TestControllerKilledAtRandom(t *testing.T) {
 				sw.disarm()
 				proc.Kill()
 			}
+		default:
+			proc = overlap(t, ctx, admin, proc, start)
+			stalls++
+			continue
 		}
 		kills++
 		proc = start()
@@ -267,8 +275,8 @@ func TestControllerKilledAtRandom(t *testing.T) {
 
 	converge("every rollout at its latest image after the last kill")
 	broken := iv.Broken()
-	t.Logf("chaos: seed %d, %d kills (%d right after a write), %d controller writes, %d updates, %d invariant checks, %d broken",
-		seed, kills, sw.Fired(), sw.writes.Load(), updates, iv.checks.Load(), len(broken))
+	t.Logf("chaos: seed %d, %d kills (%d right after a write), %d stalled leaders overlapping the next, %d controller writes, %d updates, %d invariant checks, %d broken",
+		seed, kills, sw.Fired(), stalls, sw.writes.Load(), updates, iv.checks.Load(), len(broken))
 	for _, b := range broken {
 		t.Errorf("seed %d: %s", seed, b)
 	}
@@ -277,6 +285,50 @@ func TestControllerKilledAtRandom(t *testing.T) {
 			t.Logf("the last controller's log:\n%s", tail(string(b), 30))
 		}
 	}
+}
+
+// leaderFlags run every controller with leader election, on short timings
+// so that a stalled leader loses its Lease within seconds.
+var leaderFlags = []string{"--leader-elect=true", "--leader-election-lease-duration=2s",
+	"--leader-election-renew-deadline=1500ms", "--leader-election-retry-period=500ms"}
+
+// overlap stalls the leader (SIGSTOP) until its Lease has expired and a
+// second controller has taken it, lets the second work for a moment, then
+// resumes the first: until it finds out it lost the Lease (and exits), two
+// controllers act at once, the first on what it saw before it stalled. It
+// returns the second.
+func overlap(t *testing.T, ctx context.Context, admin client.Client, leader *controllerprocess.Process, start func() *controllerprocess.Process) *controllerprocess.Process {
+	t.Helper()
+	lease := func() *coordinationv1.Lease {
+		l := &coordinationv1.Lease{}
+		_ = admin.Get(ctx, client.ObjectKey{Namespace: "ramp-system", Name: "ramp-controller-lock"}, l)
+		return l
+	}
+	holder := func() string { return ptr.Deref(lease().Spec.HolderIdentity, "") }
+	// The only live process holds the Lease once it was acquired after the
+	// process started (a killed one's Lease first has to expire).
+	var first string
+	clustertest.Eventually(t, 30*time.Second, "the leader holds the Lease", func() (bool, string) {
+		l := lease()
+		first = ptr.Deref(l.Spec.HolderIdentity, "")
+		acquired := l.Spec.AcquireTime
+		return first != "" && acquired != nil && acquired.After(leader.Started), fmt.Sprintf("held by %q since %v", first, acquired)
+	})
+	leader.Stall()
+	next := start()
+	clustertest.Eventually(t, 30*time.Second, "the second controller takes the Lease", func() (bool, string) {
+		h := holder()
+		return h != "" && h != first, h
+	})
+	<-time.After(time.Second) // the second acts on its own for a moment
+	leader.Resume()
+	select {
+	case <-leader.Done():
+	case <-time.After(30 * time.Second):
+		t.Errorf("a leader that lost its Lease while stalled still runs 30s after it resumed")
+		leader.Kill()
+	}
+	return next
 }
 
 func tail(s string, n int) string {

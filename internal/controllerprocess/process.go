@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -30,6 +31,8 @@ type Process struct {
 	done chan struct{}
 	// Log is the file its output goes to.
 	Log string
+	// Started is when the process was started.
+	Started time.Time
 }
 
 // Start runs bin against the cluster of kubeconfig with args added to
@@ -56,7 +59,7 @@ func Start(ctx context.Context, bin, kubeconfig, logPath string, args ...string)
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{}), Log: logPath}
+	p := &Process{cmd: cmd, done: make(chan struct{}), Log: logPath, Started: time.Now()}
 	go func() { _ = cmd.Wait(); logFile.Close(); close(p.done) }()
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -104,6 +107,13 @@ func (p *Process) Kill() {
 	_ = p.cmd.Process.Kill()
 	<-p.done
 }
+
+// Stall stops the process (SIGSTOP) where it is, as a node that freezes
+// or a long pause would: it holds its Lease but cannot renew it.
+func (p *Process) Stall() { _ = p.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume lets a stalled process go on (SIGCONT).
+func (p *Process) Resume() { _ = p.cmd.Process.Signal(syscall.SIGCONT) }
 
 // Done is closed when the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }

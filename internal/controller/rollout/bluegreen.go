@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -43,6 +44,12 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 			s.stableRS = rs
 			s.status.StableRS = replicaset.Hash(rs)
 		}
+	}
+	// So is one a promotion switched it to, when the controller was killed
+	// before the status recorded it and the template changed since.
+	if rs := s.promotedUnrecorded(active); rs != nil {
+		s.stableRS = rs
+		s.status.StableRS = replicaset.Hash(rs)
 	}
 
 	switch {
@@ -193,6 +200,23 @@ func (s *syncer) syncBlueGreen(ctx context.Context) error {
 		return s.promote(ctx, active, v1alpha1.CompletionFastPromoted)
 	}
 	return s.promote(ctx, active, v1alpha1.CompletionPromoted)
+}
+
+// promotedUnrecorded is the ReplicaSet, neither the recorded stable one
+// nor the newest, that the active Service selects, when only a promotion
+// can have switched it there: without post-promotion analysis (which
+// switches the active Service before the version is stable, and whose
+// interrupted run keeps the recorded stable version), and not aborted.
+// Nil when there is none.
+func (s *syncer) promotedUnrecorded(active *corev1.Service) *appsv1.ReplicaSet {
+	if s.ro.Spec.Strategy.BlueGreen.PostPromotionAnalysis != nil || s.stableRS == nil || s.status.Abort {
+		return nil
+	}
+	rs := replicaset.FindByHash(s.rss, selectorHash(active))
+	if rs == nil || rs.UID == s.stableRS.UID || rs.UID == s.newRS.UID {
+		return nil
+	}
+	return rs
 }
 
 // fastRollback reports whether the new ReplicaSet is an older version still

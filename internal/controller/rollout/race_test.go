@@ -276,6 +276,34 @@ func TestKilledBetweenTheSwitchAndItsStatusThenUpdatedRoutedCanaryNeverFlipsBack
 	}
 }
 
+// The same for blue/green: killed between the switch and its status, a new
+// template before the restart; the promoted version is the stable one and
+// the active Service never goes back (found by the chaos suite, seed
+// 20261201 with kills right after writes).
+func TestKilledBetweenTheSwitchAndItsStatusThenUpdatedBlueGreenNeverFlipsBack(t *testing.T) {
+	e := newEnv(t)
+	const instance = "race-switch-update"
+	hook := &killAtStatus{}
+	e.pausedBlueGreen(instance, func(rt http.RoundTripper) http.RoundTripper { hook.next = rt; return hook })
+	v1 := e.waitPhase("web", v1alpha1.RolloutPhaseHealthy, time.Minute).Status.StableRS
+	e.setImage("web", "example/web:2")
+	v2 := e.waitPhase("web", v1alpha1.RolloutPhasePaused, time.Minute).Status.CurrentPodHash
+	hook.want.Store(fmt.Sprintf(`"stableRS":%q`, v2))
+	e.promote("web")
+	e.eventually(time.Minute, "the controller killed before its status write", func() (bool, string) { return hook.killed.Load(), "" })
+	e.setImage("web", "example/web:3")
+	e.ownController(instance, func(rt http.RoundTripper) http.RoundTripper { return rt })
+	got := e.waitPhase("web", v1alpha1.RolloutPhasePaused, time.Minute)
+	if got.Status.StableRS != v2 || e.selector("web-active") != v2 {
+		t.Errorf("revision 3 paused before its switch: stable %s, active selects %s; want %s", got.Status.StableRS, e.selector("web-active"), v2)
+	}
+	for _, ev := range e.eventNotes("web") {
+		if strings.Contains(ev, fmt.Sprintf("from %q to %q", v2, v1)) {
+			t.Errorf("the active Service went back to the old version: %s", ev)
+		}
+	}
+}
+
 // pausedBlueGreen runs a controller of its own for instance, its client's
 // transport wrapped (the race to play), and creates through it the
 // blue/green rollout "web" (active Service web-active, promoted by hand).
