@@ -13,193 +13,260 @@ import (
 	"github.com/rampdev/ramp/internal/replicaset"
 )
 
+// blueGreenRun is one reconcile of a blue/green rollout: the syncer's view
+// plus its Services.
+type blueGreenRun struct {
+	*syncer
+	bg              *v1alpha1.BlueGreenStrategy
+	active, preview *corev1.Service
+	replicas        int32
+}
+
 // syncBlueGreen carries a blue/green release one step: the preview Service
 // follows the newest ReplicaSet, the active Service the stable one until
-// promotion.
+// promotion. It reads top to bottom: the Services, the stable version
+// (from the status, or from what the active Service shows a promotion
+// did), then the first deploy, the release at rest, or the update.
 func (s *syncer) syncBlueGreen(ctx context.Context) error {
-	bg := s.ro.Spec.Strategy.BlueGreen
-	active, err := s.service(ctx, "spec.strategy.blueGreen.activeService", bg.ActiveService)
-	if err != nil || active == nil {
+	b := &blueGreenRun{syncer: s, bg: s.ro.Spec.Strategy.BlueGreen, replicas: s.ro.Spec.GetReplicas()}
+	if ok, err := b.services(ctx); err != nil || !ok {
 		return err
 	}
-	preview := active
-	if bg.PreviewService != "" {
-		if preview, err = s.service(ctx, "spec.strategy.blueGreen.previewService", bg.PreviewService); err != nil || preview == nil {
-			return err
-		}
-	}
-	s.served = active
-	defer func() {
-		s.status.BlueGreen.ActiveSelector = selectorHash(active)
-		if bg.PreviewService != "" {
-			s.status.BlueGreen.PreviewSelector = selectorHash(preview)
-		}
-	}()
-	replicas := s.ro.Spec.GetReplicas()
-
-	// A stable ReplicaSet the status lost (or never recorded) is the one the
-	// active Service already serves.
-	if s.stableRS == nil {
-		if rs := replicaset.FindByHash(s.rss, selectorHash(active)); rs != nil {
-			s.stableRS = rs
-			s.status.StableRS = replicaset.Hash(rs)
-		}
-	}
-	// So is one a promotion switched it to, when the controller was killed
-	// before the status recorded it and the template changed since.
-	if rs := s.promotedUnrecorded(active); rs != nil {
-		s.stableRS = rs
-		s.status.StableRS = replicaset.Hash(rs)
-	}
-
+	defer b.recordSelectors()
+	b.findStable()
 	switch {
-	case s.stableRS == nil:
-		// First deploy: nothing to protect, straight to full size.
-		if err := s.scale(ctx, s.newRS, replicas); err != nil {
-			return err
-		}
-		if preview != active {
-			if err := s.switchService(ctx, preview, s.hash); err != nil {
-				return err
-			}
-		}
-		if !replicaset.Available(s.newRS, replicas) {
-			return nil
-		}
-		return s.promote(ctx, active, v1alpha1.CompletionPromoted)
-
-	case s.newRS.UID == s.stableRS.UID:
-		// At rest, or rolled back to the stable template.
-		s.finishUpdate(v1alpha1.CompletionRolledBack)
-		s.resetUpdateState()
-		if err := s.clearScaleDownDeadline(ctx, s.stableRS); err != nil {
-			return err
-		}
-		if err := s.scale(ctx, s.stableRS, replicas); err != nil {
-			return err
-		}
-		for _, svc := range []*corev1.Service{active, preview} {
-			if err := s.switchService(ctx, svc, s.hash); err != nil {
-				return err
-			}
-		}
-		if err := s.scaleDownOld(ctx, seconds(bg.GetScaleDownDelaySeconds()), s.stableRS); err != nil {
-			return err
-		}
-		return s.cleanupHistory(ctx)
+	case b.stableRS == nil:
+		return b.firstDeploy(ctx)
+	case b.newRS.UID == b.stableRS.UID:
+		return b.atRest(ctx)
 	}
+	return b.update(ctx)
+}
 
-	// An update is in progress. The stable version keeps serving at full
-	// size, and receives the active traffic unless the new version is
-	// already switched in for its post-promotion analysis.
-	if err := s.scale(ctx, s.stableRS, replicas); err != nil {
+// services reads the active and preview Services (the active one stands
+// for both without a preview); false when one is missing (reported).
+func (b *blueGreenRun) services(ctx context.Context) (bool, error) {
+	var err error
+	if b.active, err = b.service(ctx, "spec.strategy.blueGreen.activeService", b.bg.ActiveService); err != nil || b.active == nil {
+		return false, err
+	}
+	b.preview = b.active
+	if b.bg.PreviewService != "" {
+		if b.preview, err = b.service(ctx, "spec.strategy.blueGreen.previewService", b.bg.PreviewService); err != nil || b.preview == nil {
+			return false, err
+		}
+	}
+	b.served = b.active
+	return true, nil
+}
+
+// recordSelectors shows the Services' selectors in the status, as they
+// are after this reconcile's switches.
+func (b *blueGreenRun) recordSelectors() {
+	b.status.BlueGreen.ActiveSelector = selectorHash(b.active)
+	if b.bg.PreviewService != "" {
+		b.status.BlueGreen.PreviewSelector = selectorHash(b.preview)
+	}
+}
+
+// findStable recovers a stable ReplicaSet the status lost (or never
+// recorded): the one the active Service already serves; and one a
+// promotion switched the active Service to when the controller was killed
+// before the status recorded it and the template changed since.
+func (b *blueGreenRun) findStable() {
+	if b.stableRS == nil {
+		if rs := replicaset.FindByHash(b.rss, selectorHash(b.active)); rs != nil {
+			b.stableRS = rs
+			b.status.StableRS = replicaset.Hash(rs)
+		}
+	}
+	if rs := b.promotedUnrecorded(b.active); rs != nil {
+		b.stableRS = rs
+		b.status.StableRS = replicaset.Hash(rs)
+	}
+}
+
+// firstDeploy has nothing to protect: straight to full size.
+func (b *blueGreenRun) firstDeploy(ctx context.Context) error {
+	if err := b.scale(ctx, b.newRS, b.replicas); err != nil {
 		return err
 	}
-	// Only a promotion (or a post-promotion analysis) points the active
-	// Service at the new ReplicaSet, and it does so before the status that
-	// records it is written: a controller killed in between finds the
-	// switch made and goes on from there, never back.
-	if !s.status.Abort && selectorHash(active) == s.hash {
-		s.status.BlueGreen.ScaleUpPreviewCheckPoint = true
-	}
-	if s.status.Abort || selectorHash(active) != s.hash || !s.status.BlueGreen.ScaleUpPreviewCheckPoint {
-		if err := s.switchService(ctx, active, replicaset.Hash(s.stableRS)); err != nil {
+	if b.preview != b.active {
+		if err := b.switchService(ctx, b.preview, b.hash); err != nil {
 			return err
 		}
 	}
-	if s.status.Abort {
-		return s.abortBlueGreen(ctx, bg)
-	}
-	if s.status.AbortedAt != nil {
-		s.status.AbortedAt = nil
-		if err := s.deleteRuns(ctx); err != nil {
-			return err
-		}
-		s.restartUpdate()
-		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutRetry, "Retrying the update to %s", replicaset.Describe(s.newRS))
-	}
-	// An intermediate version (replaced before it was promoted) serves no
-	// active traffic: it goes at once.
-	if err := s.scaleDownOld(ctx, 0, s.stableRS, s.newRS); err != nil {
-		return err
-	}
-	if preview != active {
-		if err := s.switchService(ctx, preview, s.hash); err != nil {
-			return err
-		}
-	}
-	if s.ro.Spec.Paused {
+	if !replicaset.Available(b.newRS, b.replicas) {
 		return nil
 	}
-	if s.fastRollback(replicas) {
+	return b.promote(ctx, b.active, v1alpha1.CompletionPromoted)
+}
+
+// atRest keeps a finished release as it is, and finishes a rollback to the
+// stable template.
+func (b *blueGreenRun) atRest(ctx context.Context) error {
+	b.finishUpdate(v1alpha1.CompletionRolledBack)
+	b.resetUpdateState()
+	if err := b.clearScaleDownDeadline(ctx, b.stableRS); err != nil {
+		return err
+	}
+	if err := b.scale(ctx, b.stableRS, b.replicas); err != nil {
+		return err
+	}
+	for _, svc := range []*corev1.Service{b.active, b.preview} {
+		if err := b.switchService(ctx, svc, b.hash); err != nil {
+			return err
+		}
+	}
+	if err := b.scaleDownOld(ctx, seconds(b.bg.GetScaleDownDelaySeconds()), b.stableRS); err != nil {
+		return err
+	}
+	return b.cleanupHistory(ctx)
+}
+
+// update carries an update in progress: the stable version keeps serving
+// at full size while the new one is previewed, analysed, paused for, and
+// switched in; an abort sends it back.
+func (b *blueGreenRun) update(ctx context.Context) error {
+	if err := b.holdStable(ctx); err != nil {
+		return err
+	}
+	if b.status.Abort {
+		return b.abortBlueGreen(ctx, b.bg)
+	}
+	if err := b.retried(ctx); err != nil {
+		return err
+	}
+	if err := b.previewNew(ctx); err != nil || b.ro.Spec.Paused {
+		return err
+	}
+	if b.fastRollback(b.replicas) {
 		// Back to a version that still runs at full size inside its
 		// scale-down delay: switch at once, no pause.
-		if err := s.clearScaleDownDeadline(ctx, s.newRS); err != nil {
+		if err := b.clearScaleDownDeadline(ctx, b.newRS); err != nil {
 			return err
 		}
-		return s.promote(ctx, active, v1alpha1.CompletionFastRolledBack)
+		return b.promote(ctx, b.active, v1alpha1.CompletionFastRolledBack)
 	}
-	previewReplicas := replicas
-	if bg.PreviewReplicaCount != nil && !s.status.BlueGreen.ScaleUpPreviewCheckPoint {
-		previewReplicas = min(*bg.PreviewReplicaCount, replicas)
-	}
-	if err := s.scale(ctx, s.newRS, previewReplicas); err != nil {
+	if ready, err := b.beforeSwitch(ctx); err != nil || !ready {
 		return err
 	}
-	if !replicaset.Available(s.newRS, previewReplicas) {
+	return b.switchOver(ctx)
+}
+
+// holdStable keeps the stable version at full size with the active traffic,
+// unless the new version is already switched in: only a promotion (or a
+// post-promotion analysis) points the active Service at the new ReplicaSet,
+// before the status that records it is written, so a controller killed in
+// between finds the switch made and goes on from there, never back.
+func (b *blueGreenRun) holdStable(ctx context.Context) error {
+	if err := b.scale(ctx, b.stableRS, b.replicas); err != nil {
+		return err
+	}
+	if !b.status.Abort && selectorHash(b.active) == b.hash {
+		b.status.BlueGreen.ScaleUpPreviewCheckPoint = true
+	}
+	if b.status.Abort || selectorHash(b.active) != b.hash || !b.status.BlueGreen.ScaleUpPreviewCheckPoint {
+		return b.switchService(ctx, b.active, replicaset.Hash(b.stableRS))
+	}
+	return nil
+}
+
+// retried starts an aborted update over once the user retried it (the
+// abort is cleared, the abort time is still recorded).
+func (b *blueGreenRun) retried(ctx context.Context) error {
+	if b.status.AbortedAt == nil {
 		return nil
+	}
+	b.status.AbortedAt = nil
+	if err := b.deleteRuns(ctx); err != nil {
+		return err
+	}
+	b.restartUpdate()
+	b.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutRetry, "Retrying the update to %s", replicaset.Describe(b.newRS))
+	return nil
+}
+
+// previewNew removes intermediate versions (replaced before they were
+// promoted, they serve no active traffic) and points the preview Service at
+// the new one.
+func (b *blueGreenRun) previewNew(ctx context.Context) error {
+	if err := b.scaleDownOld(ctx, 0, b.stableRS, b.newRS); err != nil {
+		return err
+	}
+	if b.preview != b.active {
+		return b.switchService(ctx, b.preview, b.hash)
+	}
+	return nil
+}
+
+// beforeSwitch sizes the preview, runs the pre-promotion analysis and the
+// pause; it reports whether the switch may go ahead.
+func (b *blueGreenRun) beforeSwitch(ctx context.Context) (bool, error) {
+	previewReplicas := b.replicas
+	if b.bg.PreviewReplicaCount != nil && !b.status.BlueGreen.ScaleUpPreviewCheckPoint {
+		previewReplicas = min(*b.bg.PreviewReplicaCount, b.replicas)
+	}
+	if err := b.scale(ctx, b.newRS, previewReplicas); err != nil {
+		return false, err
+	}
+	if !replicaset.Available(b.newRS, previewReplicas) {
+		return false, nil
 	}
 	analysed := true
-	if pre := bg.PrePromotionAnalysis; pre != nil && !s.status.PromoteFull {
-		run, err := s.analysis(ctx, v1alpha1.RolloutTypePrePromotionLabel, "pre", pre)
+	if pre := b.bg.PrePromotionAnalysis; pre != nil && !b.status.PromoteFull {
+		run, err := b.analysis(ctx, v1alpha1.RolloutTypePrePromotionLabel, "pre", pre)
 		if err != nil || run == nil {
-			return err
+			return false, err
 		}
-		s.status.BlueGreen.PrePromotionAnalysisRunStatus = runStatus(run)
-		analysed = s.verdict(ctx, run, v1alpha1.RolloutTypePrePromotionLabel)
-		if s.status.Abort {
-			return s.abortBlueGreen(ctx, bg)
+		b.status.BlueGreen.PrePromotionAnalysisRunStatus = runStatus(run)
+		analysed = b.verdict(ctx, run, v1alpha1.RolloutTypePrePromotionLabel)
+		if b.status.Abort {
+			return false, b.abortBlueGreen(ctx, b.bg)
 		}
 	}
-	if waiting := s.blueGreenPause(bg); waiting || !analysed {
-		return nil
-	}
-	s.status.BlueGreen.ScaleUpPreviewCheckPoint = true
-	if err := s.scale(ctx, s.newRS, replicas); err != nil {
+	waiting := b.blueGreenPause(b.bg)
+	return analysed && !waiting, nil
+}
+
+// switchOver scales the new version to full size and switches the active
+// Service to it; with post-promotion analysis it becomes stable only if
+// the analysis succeeds (a failure switches back and aborts).
+func (b *blueGreenRun) switchOver(ctx context.Context) error {
+	b.status.BlueGreen.ScaleUpPreviewCheckPoint = true
+	if err := b.scale(ctx, b.newRS, b.replicas); err != nil {
 		return err
 	}
-	if !replicaset.Available(s.newRS, replicas) {
+	if !replicaset.Available(b.newRS, b.replicas) {
 		return nil
 	}
-	if post := bg.PostPromotionAnalysis; post != nil && !s.status.PromoteFull {
-		// The new version takes the active traffic while it is analysed; it
-		// becomes stable only if the analysis succeeds.
-		if err := s.switchService(ctx, active, s.hash); err != nil {
+	if post := b.bg.PostPromotionAnalysis; post != nil && !b.status.PromoteFull {
+		if err := b.switchService(ctx, b.active, b.hash); err != nil {
 			return err
 		}
 		// Analysed only once the load balancer sends it the traffic.
-		if !s.targetsRegistered(ctx) {
+		if !b.targetsRegistered(ctx) {
 			return nil
 		}
-		run, err := s.analysis(ctx, v1alpha1.RolloutTypePostPromotionLabel, "post", post)
+		run, err := b.analysis(ctx, v1alpha1.RolloutTypePostPromotionLabel, "post", post)
 		if err != nil || run == nil {
 			return err
 		}
-		s.status.BlueGreen.PostPromotionAnalysisRunStatus = runStatus(run)
-		if !s.verdict(ctx, run, v1alpha1.RolloutTypePostPromotionLabel) {
-			if s.status.Abort {
-				if err := s.switchService(ctx, active, replicaset.Hash(s.stableRS)); err != nil {
-					return err
-				}
-				return s.abortBlueGreen(ctx, bg)
+		b.status.BlueGreen.PostPromotionAnalysisRunStatus = runStatus(run)
+		if !b.verdict(ctx, run, v1alpha1.RolloutTypePostPromotionLabel) {
+			if !b.status.Abort {
+				return nil
 			}
-			return nil
+			if err := b.switchService(ctx, b.active, replicaset.Hash(b.stableRS)); err != nil {
+				return err
+			}
+			return b.abortBlueGreen(ctx, b.bg)
 		}
 	}
-	if s.status.PromoteFull {
-		return s.promote(ctx, active, v1alpha1.CompletionFastPromoted)
+	if b.status.PromoteFull {
+		return b.promote(ctx, b.active, v1alpha1.CompletionFastPromoted)
 	}
-	return s.promote(ctx, active, v1alpha1.CompletionPromoted)
+	return b.promote(ctx, b.active, v1alpha1.CompletionPromoted)
 }
 
 // promotedUnrecorded is the ReplicaSet, neither the recorded stable one

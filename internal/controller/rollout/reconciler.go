@@ -110,14 +110,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return requeueOnConflict(err)
 	}
-	if s.referenceMissing {
-		// A missing reference may appear: look again, backing off.
-		return reconcile.Result{}, errReference
-	}
-	if s.requeue > 0 {
-		return reconcile.Result{RequeueAfter: s.requeue}, nil
-	}
-	return reconcile.Result{}, nil
+	return s.reconcileResult()
 }
 
 // requeueOnConflict turns the API server's Conflict into a plain requeue:
@@ -150,27 +143,50 @@ type syncer struct {
 	// pendingRS is set while newRS exists only in memory (flushNewRS).
 	pendingRS bool
 
-	// requeue is the soonest time-based work falls due.
-	requeue time.Duration
-	// invalid is the reason the spec cannot be acted on, if any.
-	invalid string
-	// invalidReason is the condition reason for invalid.
-	invalidReason string
-	// podProblems says what is wrong with the new pods, if anything.
-	podProblems string
-	// stepMessage names the canary step under way, for the status message.
-	stepMessage string
-	// pauseMessage says what a pause waits for and how long it has left.
-	pauseMessage string
-	// referenceMissing is set when invalid names an object that may yet
-	// appear: the reconcile is retried with backoff.
-	referenceMissing bool
 	// served is the Service whose selector moves to the new version
 	// (blue/green's active, the canary's stable); with r.Targets, old
 	// ReplicaSets wait until its targets are registered.
 	served *corev1.Service
 	// targets remembers this reconcile's answer about served's targets.
 	targets *bool
+
+	result
+}
+
+// result is what one reconcile learnt beyond the objects it wrote: why the
+// spec cannot be acted on, when to come back, and what the status message
+// says. Each step of the sync adds to it and stops when invalid is set;
+// computeStatus turns it into the status and Reconcile into the
+// reconcile.Result. (The writes themselves are each idempotent: see
+// docs/controller.md, "What each write leaves behind".)
+type result struct {
+	// requeue is the soonest time-based work falls due.
+	requeue time.Duration
+	// invalid is the reason the spec cannot be acted on, if any.
+	invalid string
+	// invalidReason is the condition reason for invalid.
+	invalidReason string
+	// referenceMissing is set when invalid names an object that may yet
+	// appear: the reconcile is retried with backoff.
+	referenceMissing bool
+	// podProblems says what is wrong with the new pods, if anything.
+	podProblems string
+	// stepMessage names the canary step under way, for the status message.
+	stepMessage string
+	// pauseMessage says what a pause waits for and how long it has left.
+	pauseMessage string
+}
+
+// reconcileResult is when the rollout is to be reconciled again.
+func (r result) reconcileResult() (reconcile.Result, error) {
+	switch {
+	case r.referenceMissing:
+		// A missing reference may appear: look again, backing off.
+		return reconcile.Result{}, errReference
+	case r.requeue > 0:
+		return reconcile.Result{RequeueAfter: r.requeue}, nil
+	}
+	return reconcile.Result{}, nil
 }
 
 // after asks to be called again in d.

@@ -49,51 +49,11 @@ func (s *syncer) syncRestart(ctx context.Context) error {
 		if replicaset.Replicas(rs) == 0 {
 			continue
 		}
-		var pods corev1.PodList
-		if err := s.r.Client.List(ctx, &pods, ctrl.InNamespace(rs.Namespace), ctrl.MatchingFields{hashIndex: replicaset.Hash(rs)}); err != nil {
+		ready, pending, err := s.restartReplicaSet(ctx, rs, at.Time, budget)
+		if err != nil || pending {
 			return err
 		}
-		// Counted from the pods: the ReplicaSet's status may not have seen
-		// the last eviction yet.
-		unavailable := replicaset.Replicas(rs)
-		for i := range pods.Items {
-			if pods.Items[i].DeletionTimestamp == nil && podReady(&pods.Items[i]) {
-				unavailable--
-			}
-		}
-		pending := false
-		for i := range pods.Items {
-			pod := &pods.Items[i]
-			if !pod.CreationTimestamp.Before(at) {
-				if pod.DeletionTimestamp == nil && podReady(pod) {
-					restarted[rs]++
-				}
-				continue
-			}
-			pending = true
-			if pod.DeletionTimestamp != nil || unavailable >= budget {
-				// Wait for replacement pods before evicting more.
-				continue
-			}
-			err := s.r.Client.SubResource("eviction").Create(ctx, pod, &policyv1.Eviction{
-				ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace},
-			})
-			switch {
-			case apierrors.IsTooManyRequests(err):
-				s.event(corev1.EventTypeNormal, "RestartBlocked", "Evicting pod %s is blocked by a PodDisruptionBudget; retrying", pod.Name)
-				s.after(evictionRetry)
-				return nil
-			case err != nil && !apierrors.IsNotFound(err):
-				return fmt.Errorf("evicting pod %s: %w", pod.Name, err)
-			}
-			unavailable++
-			s.event(corev1.EventTypeNormal, "RestartingPod", "Evicted pod %s to restart it", pod.Name)
-		}
-		if pending {
-			// One ReplicaSet at a time: the next once this one is done.
-			s.after(time.Second)
-			return nil
-		}
+		restarted[rs] = ready
 	}
 	for _, rs := range order {
 		if restarted[rs] < replicaset.Replicas(rs) {
@@ -106,6 +66,56 @@ func (s *syncer) syncRestart(ctx context.Context) error {
 	s.status.RestartedAt = &t
 	s.event(corev1.EventTypeNormal, "RolloutRestarted", "Every pod created before %s was restarted", at.UTC().Format(time.RFC3339))
 	return nil
+}
+
+// restartReplicaSet evicts rs's pods created before at, as many at a
+// time as budget lets be unavailable. It returns how many of its ready
+// pods were created after at, and whether some are still to be replaced
+// (then it has asked to be called again: one ReplicaSet at a time).
+func (s *syncer) restartReplicaSet(ctx context.Context, rs *appsv1.ReplicaSet, at time.Time, budget int32) (ready int32, pending bool, err error) {
+	var pods corev1.PodList
+	if err := s.r.Client.List(ctx, &pods, ctrl.InNamespace(rs.Namespace), ctrl.MatchingFields{hashIndex: replicaset.Hash(rs)}); err != nil {
+		return 0, false, err
+	}
+	// Counted from the pods: the ReplicaSet's status may not have seen
+	// the last eviction yet.
+	unavailable := replicaset.Replicas(rs)
+	for i := range pods.Items {
+		if pods.Items[i].DeletionTimestamp == nil && podReady(&pods.Items[i]) {
+			unavailable--
+		}
+	}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if !pod.CreationTimestamp.Time.Before(at) {
+			if pod.DeletionTimestamp == nil && podReady(pod) {
+				ready++
+			}
+			continue
+		}
+		pending = true
+		if pod.DeletionTimestamp != nil || unavailable >= budget {
+			// Wait for replacement pods before evicting more.
+			continue
+		}
+		err := s.r.Client.SubResource("eviction").Create(ctx, pod, &policyv1.Eviction{
+			ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace},
+		})
+		switch {
+		case apierrors.IsTooManyRequests(err):
+			s.event(corev1.EventTypeNormal, "RestartBlocked", "Evicting pod %s is blocked by a PodDisruptionBudget; retrying", pod.Name)
+			s.after(evictionRetry)
+			return ready, true, nil
+		case err != nil && !apierrors.IsNotFound(err):
+			return ready, true, fmt.Errorf("evicting pod %s: %w", pod.Name, err)
+		}
+		unavailable++
+		s.event(corev1.EventTypeNormal, "RestartingPod", "Evicted pod %s to restart it", pod.Name)
+	}
+	if pending {
+		s.after(time.Second)
+	}
+	return ready, pending, nil
 }
 
 func podReady(pod *corev1.Pod) bool {

@@ -31,28 +31,8 @@ func (s *syncer) computeStatus() {
 		return
 	}
 	s.removeCondition(v1alpha1.InvalidSpec)
-
-	var replicas, ready, available int32
-	for _, rs := range s.rss {
-		replicas += rs.Status.Replicas
-		ready += rs.Status.ReadyReplicas
-		available += rs.Status.AvailableReplicas
-	}
-	st.Replicas, st.ReadyReplicas, st.AvailableReplicas = replicas, ready, available
-	st.UpdatedReplicas = 0
-	if s.newRS != nil {
-		st.UpdatedReplicas = s.newRS.Status.Replicas
-	}
-	st.HPAReplicas = st.Replicas
-	if s.stableRS != nil && s.ro.Spec.Strategy.BlueGreen != nil {
-		st.HPAReplicas = s.stableRS.Status.Replicas
-	}
-	if s.ro.Spec.Strategy.Canary != nil {
-		// The canary's pods come on top of spec.replicas (or its surge does):
-		// an HPA told about them would hold them as the new size and grow
-		// the stable version by the canary's share, update after update.
-		st.HPAReplicas = min(st.Replicas, s.ro.Spec.GetReplicas())
-	}
+	s.countReplicas()
+	available := st.AvailableReplicas
 
 	desired := s.ro.Spec.GetReplicas()
 	complete := s.newRS != nil && s.stableRS != nil && s.newRS.UID == s.stableRS.UID
@@ -100,6 +80,31 @@ func (s *syncer) computeStatus() {
 		v1alpha1.ReasonRolloutHealthy, "Rollout is not healthy")
 	if oldPhase != st.Phase && st.Phase == v1alpha1.RolloutPhaseHealthy {
 		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutHealthy, "Rollout is healthy")
+	}
+}
+
+// countReplicas fills the status's pod counts from the ReplicaSets.
+func (s *syncer) countReplicas() {
+	st := s.status
+	st.Replicas, st.ReadyReplicas, st.AvailableReplicas = 0, 0, 0
+	for _, rs := range s.rss {
+		st.Replicas += rs.Status.Replicas
+		st.ReadyReplicas += rs.Status.ReadyReplicas
+		st.AvailableReplicas += rs.Status.AvailableReplicas
+	}
+	st.UpdatedReplicas = 0
+	if s.newRS != nil {
+		st.UpdatedReplicas = s.newRS.Status.Replicas
+	}
+	st.HPAReplicas = st.Replicas
+	if s.stableRS != nil && s.ro.Spec.Strategy.BlueGreen != nil {
+		st.HPAReplicas = s.stableRS.Status.Replicas
+	}
+	if s.ro.Spec.Strategy.Canary != nil {
+		// The canary's pods come on top of spec.replicas (or its surge does):
+		// an HPA told about them would hold them as the new size and grow
+		// the stable version by the canary's share, update after update.
+		st.HPAReplicas = min(st.Replicas, s.ro.Spec.GetReplicas())
 	}
 }
 
