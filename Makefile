@@ -47,7 +47,7 @@ CHAOS_ROLLOUTS ?= 25
 CHAOS_SEED ?= 0
 
 .PHONY: chaos
-chaos: ## Kill ramp-controller (SIGKILL, seeded) at random for 10 minutes while rollouts update; fail on a broken invariant.
+chaos: prometheus ## Kill ramp-controller (SIGKILL, seeded) at random for 10 minutes while rollouts update; fail on a broken invariant.
 	$(GO) test -count=1 -v -timeout 30m -run TestControllerKilledAtRandom ./internal/chaos -args -chaos.duration=$(CHAOS_DURATION) -chaos.rollouts=$(CHAOS_ROLLOUTS) -chaos.seed=$(CHAOS_SEED)
 
 .PHONY: prometheus

@@ -9,21 +9,18 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
-	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/app"
@@ -39,30 +36,6 @@ var (
 )
 
 const ns = "chaos"
-
-// fleet is the rollouts under test and the image each should end at.
-type fleet struct {
-	mu     sync.Mutex
-	latest map[string]int // rollout -> image version
-}
-
-func blueGreen(name string) []client.Object {
-	svc := func(n string) *corev1.Service {
-		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: n},
-			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": name}, Ports: []corev1.ServicePort{{Port: 80}}}}
-	}
-	ro := rollout(name, v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{
-		ActiveService: name + "-active", PreviewService: name + "-preview", ScaleDownDelaySeconds: ptr.To[int32](0),
-	}})
-	return []client.Object{svc(name + "-active"), svc(name + "-preview"), ro}
-}
-
-func canary(name string) []client.Object {
-	return []client.Object{rollout(name, v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{
-		{SetWeight: ptr.To[int32](50)},
-		{Pause: &v1alpha1.RolloutPause{Duration: ptr.To(intOrString("1s"))}},
-	}}})}
-}
 
 func rollout(name string, s v1alpha1.RolloutStrategy) *v1alpha1.Rollout {
 	return &v1alpha1.Rollout{
@@ -81,18 +54,36 @@ func rollout(name string, s v1alpha1.RolloutStrategy) *v1alpha1.Rollout {
 
 func image(v int) string { return "example/app:" + strconv.Itoa(v) }
 
-// done says whether a rollout is Healthy at its latest image, and why not.
-func done(ro *v1alpha1.Rollout, want string) (bool, string) {
+// done says whether a rollout reached the end its kind allows at its
+// latest image (Healthy; or, for a bad one updated at least once, aborted
+// and Degraded with the first version serving), and why not.
+func done(ro *v1alpha1.Rollout, want string, bad bool) (bool, string) {
 	st := ro.Status
-	ok := st.Phase == v1alpha1.RolloutPhaseHealthy && st.ObservedGeneration == strconv.FormatInt(ro.Generation, 10) &&
-		st.StableRS != "" && st.StableRS == st.CurrentPodHash && ro.Spec.Template.Spec.Containers[0].Image == want
+	atLatest := st.ObservedGeneration == strconv.FormatInt(ro.Generation, 10) && ro.Spec.Template.Spec.Containers[0].Image == want
+	ok := atLatest && st.Phase == v1alpha1.RolloutPhaseHealthy && st.StableRS != "" && st.StableRS == st.CurrentPodHash
+	if bad && want != image(1) {
+		ok = atLatest && st.Phase == v1alpha1.RolloutPhaseDegraded && st.Abort && st.StableRS != st.CurrentPodHash
+	}
 	return ok, fmt.Sprintf("%s %s at %s: %s", ro.Name, st.Phase, ro.Spec.Template.Spec.Containers[0].Image, st.Message)
 }
 
+// chaosScheme is Ramp's scheme with Gateway API's routes.
+func chaosScheme() *runtime.Scheme {
+	s := app.Scheme()
+	if err := gwv1.Install(s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+var gatewayCRDs = []string{"../trafficrouting/gatewayapi/testdata/gateway.networking.k8s.io_httproutes.yaml"}
+
 // ramp-controller, run as its own process and its ServiceAccount, is
-// killed with SIGKILL at random moments while blue/green and canary
-// rollouts are updated at random; invariants are checked from watches all
-// along, and every rollout must reach its latest image once the kills stop.
+// killed with SIGKILL at random moments (some right after one of its writes
+// landed) and stalled past its Lease now and then, while a fleet of every
+// kind of rollout is updated at random and `ramp` actions race the
+// controller; invariants are checked from watches all along, and every
+// rollout must reach the end its kind allows once the kills stop.
 func TestControllerKilledAtRandom(t *testing.T) {
 	ctrl.SetLogger(logr.Discard())
 	seed := *seedFlag
@@ -102,14 +93,24 @@ func TestControllerKilledAtRandom(t *testing.T) {
 	t.Logf("chaos: seed %d (replay: go test ./internal/chaos -run TestControllerKilledAtRandom -args -chaos.seed=%d)", seed, seed)
 	ctx := t.Context()
 	dir := t.TempDir()
-	c, admin := clustertest.Start(t)
+	c, _ := clustertest.Start(t, gatewayCRDs...)
+	admin, err := client.New(c.Config(), client.Options{Scheme: chaosScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := clustertest.InstallRBAC(c.Config()); err != nil {
 		t.Fatal(err)
 	}
 	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}
-	// The controller reaches the API server through the kill switch.
+	promAddress := startPrometheus(t, dir)
+	if err := admin.Create(ctx, verdictTemplate(promAddress)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The controller reaches the API server through the kill switch; the
+	// CLI as an administrator.
 	sw, err := newKillSwitch(clustertest.AsController(c.Config()))
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +119,10 @@ func TestControllerKilledAtRandom(t *testing.T) {
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	if err := sw.writeKubeconfig(kubeconfig); err != nil {
 		t.Fatal(err)
+	}
+	adminKubeconfig := filepath.Join(dir, "admin.kubeconfig")
+	if raw, err := c.Kubeconfig(); err != nil || os.WriteFile(adminKubeconfig, raw, 0o600) != nil {
+		t.Fatal("writing the administrator's kubeconfig:", err)
 	}
 	bin, err := controllerprocess.Build(ctx, dir)
 	if err != nil {
@@ -133,118 +138,26 @@ func TestControllerKilledAtRandom(t *testing.T) {
 		return p
 	}
 
-	// The watches the invariants are checked from.
-	iv := newInvariants()
-	watch, err := cache.New(c.Config(), cache.Options{Scheme: app.Scheme(), DefaultNamespaces: map[string]cache.Config{ns: {}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	aborted := func(name string) bool {
-		ro := &v1alpha1.Rollout{}
-		return watch.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ro) == nil && ro.Status.Abort
-	}
-	on := func(obj client.Object, handle func(o any, deleted bool)) {
-		inf, err := watch.GetInformer(ctx, obj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    func(o any) { handle(o, false) },
-			UpdateFunc: func(_, o any) { handle(o, false) },
-			DeleteFunc: func(o any) {
-				if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
-					o = d.Obj
-				}
-				handle(o, true)
-			},
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	on(&appsv1.ReplicaSet{}, func(o any, deleted bool) {
-		if rs, ok := o.(*appsv1.ReplicaSet); ok {
-			iv.replicaSet(rs, deleted)
-		}
-	})
-	on(&corev1.Service{}, func(o any, deleted bool) {
-		if svc, ok := o.(*corev1.Service); ok && !deleted && strings.HasSuffix(svc.Name, "-active") {
-			iv.service(svc, strings.TrimSuffix(svc.Name, "-active"), aborted)
-		}
-	})
-	on(&v1alpha1.Rollout{}, func(any, bool) {})
-	watchCtx, stopWatch := context.WithCancel(ctx)
+	// The fleet, and the watches the invariants are checked from.
+	f := newFleet(*perKindFlag)
+	iv := newInvariants(f)
+	stopWatch := watchInvariants(t, c.Config(), iv)
 	defer stopWatch()
-	go func() { _ = watch.Start(watchCtx) }()
-	if !watch.WaitForCacheSync(ctx) {
-		t.Fatal("the watches did not sync")
-	}
-
-	// The fleet.
-	f := &fleet{latest: map[string]int{}}
-	for i := 0; i < *perKindFlag; i++ {
-		for _, objs := range [][]client.Object{blueGreen(fmt.Sprintf("bg-%d", i)), canary(fmt.Sprintf("canary-%d", i))} {
-			for _, o := range objs {
-				if err := admin.Create(ctx, o); err != nil {
-					t.Fatal(err)
-				}
-				if ro, ok := o.(*v1alpha1.Rollout); ok {
-					f.latest[ro.Name] = 1
-				}
+	for _, m := range f.members {
+		for _, o := range m.kind.objects(m.name) {
+			if err := admin.Create(ctx, o); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
 	proc := start()
-	converge := func(what string) {
-		t.Helper()
-		clustertest.Eventually(t, 3*time.Minute, what, func() (bool, string) {
-			var why []string
-			for name, v := range f.latest {
-				ro := &v1alpha1.Rollout{}
-				if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ro); err != nil {
-					return false, err.Error()
-				}
-				if ok, w := done(ro, image(v)); !ok {
-					why = append(why, w)
-				}
-			}
-			return len(why) == 0, strings.Join(why, "; ")
-		})
-	}
-	converge("the fleet's first deploy")
+	f.converge(t, admin, "the fleet's first deploy")
 
 	// Chaos: kills and updates until both the time and the kills are done.
-	var names []string
-	for n := range f.latest {
-		names = append(names, n)
-	}
-	sortStrings(names)
-	killRand, updateRand := rand.New(rand.NewSource(seed)), rand.New(rand.NewSource(seed+1))
+	killRand := rand.New(rand.NewSource(seed))
 	began := time.Now()
-	kills, updates := 0, 0
-	updatesDone := make(chan struct{})
-	stopUpdates := make(chan struct{})
-	go func() {
-		defer close(updatesDone)
-		for {
-			select {
-			case <-stopUpdates:
-				return
-			case <-time.After(time.Duration(100+updateRand.Intn(700)) * time.Millisecond):
-			}
-			name := names[updateRand.Intn(len(names))]
-			f.mu.Lock()
-			f.latest[name]++
-			v := f.latest[name]
-			f.mu.Unlock()
-			patch := fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":%q}]}}}}`, image(v))
-			if err := admin.Patch(ctx, &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-				t.Errorf("updating %s: %v", name, err)
-				return
-			}
-			updates++
-		}
-	}()
-	stalls := 0
+	kills, stalls := 0, 0
+	stopActors := f.act(t, admin, adminKubeconfig, seed)
 	for time.Since(began) < *durationFlag || kills < *killsFlag {
 		// Most kills come at a random moment or right after a random write
 		// has landed (between two writes of a reconcile); now and then the
@@ -269,16 +182,21 @@ func TestControllerKilledAtRandom(t *testing.T) {
 		kills++
 		proc = start()
 	}
-	close(stopUpdates)
-	<-updatesDone
+	actions := stopActors()
 	defer proc.Stop()
 
-	converge("every rollout at its latest image after the last kill")
+	f.settle(t, adminKubeconfig)
+	f.converge(t, admin, "every rollout at its latest image after the last kill")
 	broken := iv.Broken()
-	t.Logf("chaos: seed %d, %d kills (%d right after a write), %d stalled leaders overlapping the next, %d controller writes, %d updates, %d invariant checks, %d broken",
-		seed, kills, sw.Fired(), stalls, sw.writes.Load(), updates, iv.checks.Load(), len(broken))
+	t.Logf("chaos: seed %d, %d rollouts, %d kills (%d right after a write), %d stalled leaders overlapping the next, %d controller writes, %d updates, %s, %d invariant checks (%d router weights, %d analysis steps passed), %d broken",
+		seed, len(f.members), kills, sw.Fired(), stalls, sw.writes.Load(), f.updates.Load(), actions, iv.checks.Load(), iv.weightChecks.Load(), iv.Passed(), len(broken))
 	for _, b := range broken {
 		t.Errorf("seed %d: %s", seed, b)
+	}
+	// The checks saw the parts at work: routers moving weights, analysis
+	// steps passed (bad releases aborted is what converge checked).
+	if iv.weightChecks.Load() == 0 || iv.Passed() == 0 {
+		t.Errorf("the run checked %d router weights and %d analysis steps passed: the routed or analysed rollouts did not release", iv.weightChecks.Load(), iv.Passed())
 	}
 	if t.Failed() {
 		if b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("controller-%d.log", incarnation))); err == nil {

@@ -2,7 +2,9 @@ package chaos_test
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -16,6 +18,9 @@ import (
 // once, with a message that says what broke.
 type invariants struct {
 	checks atomic.Int64
+	// weightChecks counts the router weights checked (the fleet's routers
+	// must have been seen at work).
+	weightChecks atomic.Int64
 
 	mu sync.Mutex
 	// live ReplicaSets by rollout and pod-template hash.
@@ -24,12 +29,23 @@ type invariants struct {
 	revisions map[string]int64
 	// highest revision each Service has selected.
 	selected map[string]int64
-	broken   []string
-	seen     map[string]bool
+	// the fleet's kinds, by rollout name (nil: every rollout is checked
+	// as a plain one).
+	fleet *fleet
+	// last status seen of each rollout.
+	rollouts map[string]v1alpha1.RolloutStatus
+	// step analyses passed ("rollout/hash") and runs seen Successful (by
+	// name): each pass needs its run (checked by Broken, since the two
+	// come through different watches).
+	passed     map[string]bool
+	successful map[string]bool
+	broken     []string
+	seen       map[string]bool
 }
 
-func newInvariants() *invariants {
-	return &invariants{rss: map[string]map[string]bool{}, revisions: map[string]int64{}, selected: map[string]int64{}, seen: map[string]bool{}}
+func newInvariants(f *fleet) *invariants {
+	return &invariants{rss: map[string]map[string]bool{}, revisions: map[string]int64{}, selected: map[string]int64{}, seen: map[string]bool{},
+		fleet: f, rollouts: map[string]v1alpha1.RolloutStatus{}, passed: map[string]bool{}, successful: map[string]bool{}}
 }
 
 func (iv *invariants) breaks(name, format string, args ...any) {
@@ -44,7 +60,70 @@ func (iv *invariants) breaks(name, format string, args ...any) {
 func (iv *invariants) Broken() []string {
 	iv.mu.Lock()
 	defer iv.mu.Unlock()
+	for key := range iv.passed {
+		ro, hash, _ := strings.Cut(key, "/")
+		m := iv.fleet.byName[ro]
+		if run := fmt.Sprintf("%s-%s-step%d", ro, hash, m.kind.analysisStep); !iv.successful[run] {
+			iv.breaks("analysis-not-skipped", "rollout %s went past its analysis step %d for hash %s without a Successful AnalysisRun %s, and nobody promoted it", ro, m.kind.analysisStep+1, hash, run)
+		}
+	}
 	return append([]string(nil), iv.broken...)
+}
+
+// rollout checks, on a rollout's event: an abort or a promote --full never
+// reaches a new revision (the status that first shows a new pod-template
+// hash has neither), and records when an update goes past its analysis
+// step.
+func (iv *invariants) rollout(ro *v1alpha1.Rollout) {
+	iv.checks.Add(1)
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	st := ro.Status
+	prev, known := iv.rollouts[ro.Name]
+	iv.rollouts[ro.Name] = *st.DeepCopy()
+	if known && prev.CurrentPodHash != "" && st.CurrentPodHash != prev.CurrentPodHash && (st.Abort || st.PromoteFull) {
+		iv.breaks("intent-per-revision", "rollout %s: the status that starts revision %s (after %s) has abort %v, promoteFull %v: an action given for the previous revision reached it",
+			ro.Name, st.CurrentPodHash, prev.CurrentPodHash, st.Abort, st.PromoteFull)
+	}
+	if iv.fleet == nil {
+		return
+	}
+	m, ok := iv.fleet.byName[ro.Name]
+	updating := st.StableRS != "" && st.CurrentPodHash != "" && st.StableRS != st.CurrentPodHash
+	if ok && m.kind.analysisStep >= 0 && updating && st.CurrentStepIndex != nil && *st.CurrentStepIndex > m.kind.analysisStep {
+		iv.passed[ro.Name+"/"+st.CurrentPodHash] = true
+	}
+}
+
+// Passed is how many updates went past an analysis step.
+func (iv *invariants) Passed() int {
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	return len(iv.passed)
+}
+
+// analysisRun records the runs seen Successful.
+func (iv *invariants) analysisRun(run *v1alpha1.AnalysisRun) {
+	iv.checks.Add(1)
+	if run.Status.Phase != v1alpha1.AnalysisPhaseSuccessful {
+		return
+	}
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	iv.successful[run.Name] = true
+}
+
+// weight checks "router weights never move away from where the spec's
+// steps allow" on a router object's event.
+func (iv *invariants) weight(object, rollout string, w int32, allowed []int32) {
+	iv.checks.Add(1)
+	iv.weightChecks.Add(1)
+	if slices.Contains(allowed, w) {
+		return
+	}
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	iv.breaks("weights-within-steps", "%s gives rollout %s's canary weight %d, which none of its steps sets (%v)", object, rollout, w, allowed)
 }
 
 func owner(rs *appsv1.ReplicaSet) string {

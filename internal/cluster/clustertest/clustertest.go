@@ -160,11 +160,16 @@ func AsController(cfg *rest.Config) *rest.Config {
 	return cfg
 }
 
-// Start runs a cluster of the test's own until the test ends, and returns
-// it with an administrator's client (for tests that cannot share one).
-func Start(t testing.TB) (*cluster.Cluster, client.Client) {
+// Start runs a cluster of the test's own, with the CRDs of crdFiles beside
+// Ramp's, until the test ends, and returns it with an administrator's
+// client (for tests that cannot share one).
+func Start(t testing.TB, crdFiles ...string) (*cluster.Cluster, client.Client) {
 	t.Helper()
-	c, err := cluster.Start(context.Background(), cluster.Options{})
+	crds, err := CRDs(crdFiles...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cluster.Start(context.Background(), cluster.Options{ExtraCRDs: crds})
 	if err != nil {
 		t.Fatal(err)
 	}
