@@ -3,9 +3,8 @@ package controllerprocess
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rampdev/ramp/internal/localproc"
 )
 
 // Build compiles ramp-controller into dir and returns the binary's path.
@@ -39,11 +40,11 @@ type Process struct {
 // its defaults (probes and metrics on free local ports, the Lease in
 // ramp-system), its output in logPath, and waits until it is ready.
 func Start(ctx context.Context, bin, kubeconfig, logPath string, args ...string) (*Process, error) {
-	probes, err := freeAddr()
+	probes, err := localproc.FreeAddress()
 	if err != nil {
 		return nil, err
 	}
-	metrics, err := freeAddr()
+	metrics, err := localproc.FreeAddress()
 	if err != nil {
 		return nil, err
 	}
@@ -61,28 +62,15 @@ func Start(ctx context.Context, bin, kubeconfig, logPath string, args ...string)
 	}
 	p := &Process{cmd: cmd, done: make(chan struct{}), Log: logPath, Started: time.Now()}
 	go func() { _ = cmd.Wait(); logFile.Close(); close(p.done) }()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		resp, err := http.Get("http://" + probes + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p, nil
-			}
-		}
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("ramp-controller exited at start; its log: %s", logPath)
-		case <-ctx.Done():
-			p.Stop()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			p.Stop()
-			return nil, fmt.Errorf("ramp-controller not ready after a minute; its log: %s", logPath)
-		}
+	err = localproc.WaitReady(ctx, "http://"+probes+"/readyz", p.done, 100*time.Millisecond, time.Minute)
+	switch {
+	case errors.Is(err, localproc.ErrExited):
+		return nil, fmt.Errorf("ramp-controller exited at start; its log: %s", logPath)
+	case err != nil:
+		p.Stop()
+		return nil, fmt.Errorf("ramp-controller: %w; its log: %s", err, logPath)
 	}
+	return p, nil
 }
 
 // Stop asks the process to stop (SIGINT) and waits; it is killed if it has
@@ -178,13 +166,4 @@ func CPU(pid int) time.Duration {
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

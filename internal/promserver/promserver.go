@@ -9,13 +9,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/rampdev/ramp/internal/localproc"
 )
 
 // Server is a running Prometheus.
@@ -43,7 +43,7 @@ func Start(ctx context.Context, dir, config string) (*Server, error) {
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		return nil, err
 	}
-	addr, err := freeAddress()
+	addr, err := localproc.FreeAddress()
 	if err != nil {
 		return nil, err
 	}
@@ -86,29 +86,16 @@ func (s *Server) run(ctx context.Context, bin string) error {
 	done := make(chan struct{})
 	s.cmd, s.done = cmd, done
 	go func() { _ = cmd.Wait(); log.Close(); close(done) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.URL + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-done:
-			out, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
-			return fmt.Errorf("prometheus exited: %s", out)
-		case <-ctx.Done():
-			s.Stop()
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return errors.New("prometheus was not ready after 30s")
-		}
+	err = localproc.WaitReady(ctx, s.URL+"/-/ready", done, 50*time.Millisecond, 30*time.Second)
+	switch {
+	case errors.Is(err, localproc.ErrExited):
+		out, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
+		return fmt.Errorf("prometheus exited: %s", out)
+	case err != nil:
+		s.Stop()
+		return fmt.Errorf("prometheus: %w", err)
 	}
+	return nil
 }
 
 // Stop ends the server and waits for it.
@@ -120,13 +107,4 @@ func (s *Server) Stop() {
 		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
-}
-
-func freeAddress() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

@@ -1,9 +1,14 @@
 package rollout_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,4 +78,60 @@ func TestRemovingTrafficRoutingResetsTheRouters(t *testing.T) {
 		return router.Weight() == 0 && len(ro.Finalizers) == 0 && ro.Annotations[rollout.RoutingAnnotation] == "",
 			fmt.Sprintf("weight %d, finalizers %v, annotations %v", router.Weight(), ro.Finalizers, ro.Annotations)
 	})
+}
+
+// interceptRolloutPatch runs land once, before the first patch of the
+// rollout itself (not its status) whose body holds want.
+type interceptRolloutPatch struct {
+	next http.RoundTripper
+	want string
+	land func()
+	once sync.Once
+}
+
+func (i *interceptRolloutPatch) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/rollouts/") && !strings.HasSuffix(r.URL.Path, "/status") && r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if strings.Contains(string(body), i.want) {
+			i.once.Do(i.land)
+		}
+	}
+	return i.next.RoundTrip(r)
+}
+
+// Another controller's finalizer, added between Ramp's read of a rollout
+// and its finalizer patch, is kept: the patch replaces the whole list, so
+// it is made only onto the rollout read.
+func TestAFinalizerAddedMeanwhileIsKept(t *testing.T) {
+	e := newEnv(t)
+	const instance = "race-finalizer"
+	hook := &interceptRolloutPatch{want: rollout.RoutingFinalizer}
+	hook.land = func() {
+		ro := e.rollout("api")
+		patch := client.MergeFrom(ro.DeepCopy())
+		ro.Finalizers = append(ro.Finalizers, "example.com/backup")
+		if err := cl.Patch(e.ctx, ro, patch); err != nil {
+			t.Error(err)
+		}
+	}
+	e.ownController(instance, func(rt http.RoundTripper) http.RoundTripper { hook.next = rt; return hook })
+	e.canaryServices("api")
+	ro := canaryRollout("api", 1, routed("api", weight(40), pause()))
+	ro.Labels = map[string]string{v1alpha1.InstanceIDLabelKey: instance}
+	e.create(ro)
+	e.waitPhase("api", v1alpha1.RolloutPhaseHealthy, time.Minute)
+	got := e.rollout("api").Finalizers
+	if !slices.Contains(got, "example.com/backup") || !slices.Contains(got, rollout.RoutingFinalizer) {
+		t.Errorf("finalizers %v; want both", got)
+	}
+	ro = e.rollout("api")
+	patch := client.MergeFrom(ro.DeepCopy())
+	ro.Finalizers = slices.DeleteFunc(ro.Finalizers, func(f string) bool { return f == "example.com/backup" })
+	if err := cl.Patch(e.ctx, ro, patch); err != nil {
+		t.Fatal(err)
+	}
 }
