@@ -47,7 +47,11 @@ CHAOS_ROLLOUTS ?= 25
 CHAOS_SEED ?= 0
 
 .PHONY: chaos
-chaos: prometheus ## Kill ramp-controller (SIGKILL, seeded) at random for 10 minutes while rollouts update; fail on a broken invariant.
+chaos: prometheus ## Replay the seeds that broke before a fix, then kill ramp-controller (SIGKILL, seeded) at random for 10 minutes while rollouts update; fail on a broken invariant.
+	@for seed in $$(grep -v '^#' internal/chaos/testdata/seeds.txt | awk 'NF {print $$1}'); do \
+		echo "chaos: replaying seed $$seed"; \
+		$(GO) test -count=1 -timeout 10m -run TestControllerKilledAtRandom ./internal/chaos -args -chaos.seed=$$seed || exit 1; \
+	done
 	$(GO) test -count=1 -v -timeout 30m -run TestControllerKilledAtRandom ./internal/chaos -args -chaos.duration=$(CHAOS_DURATION) -chaos.rollouts=$(CHAOS_ROLLOUTS) -chaos.seed=$(CHAOS_SEED)
 
 .PHONY: prometheus
