@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
@@ -105,8 +106,10 @@ func TestControllerKilledAtRandom(t *testing.T) {
 		t.Fatal(err)
 	}
 	promAddress := startPrometheus(t, dir)
-	if err := admin.Create(ctx, verdictTemplate(promAddress)); err != nil {
-		t.Fatal(err)
+	for _, tpl := range []*v1alpha1.AnalysisTemplate{verdictTemplate(promAddress), smokeTemplate()} {
+		if err := admin.Create(ctx, tpl); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// The controller reaches the API server through the kill switch; the
@@ -138,19 +141,31 @@ func TestControllerKilledAtRandom(t *testing.T) {
 		return p
 	}
 
-	// The fleet, and the watches the invariants are checked from.
+	// The fleet, and the watches the invariants are checked from. The ALB
+	// canaries' load balancers live in a local ELBv2 server, which the
+	// controller asks to verify weights, as it would ask AWS.
 	f := newFleet(*perKindFlag)
 	iv := newInvariants(f)
-	stopWatch := watchInvariants(t, c.Config(), iv)
+	aws := newLocalAWS(t)
+	stopWatch := watchInvariants(t, c.Config(), iv, aws.apply)
 	defer stopWatch()
 	for _, m := range f.members {
 		for _, o := range m.kind.objects(m.name) {
 			if err := admin.Create(ctx, o); err != nil {
 				t.Fatal(err)
 			}
+			if ing, ok := o.(*networkingv1.Ingress); ok {
+				aws.provision(t, admin, ing)
+			}
 		}
 	}
-	proc := start()
+	counter := countReconciles()
+	startCounted := func() *controllerprocess.Process {
+		p := start()
+		counter.follow(p)
+		return p
+	}
+	proc := startCounted()
 	f.converge(t, admin, "the fleet's first deploy")
 
 	// Chaos: kills and updates until both the time and the kills are done.
@@ -175,28 +190,29 @@ func TestControllerKilledAtRandom(t *testing.T) {
 				proc.Kill()
 			}
 		default:
-			proc = overlap(t, ctx, admin, proc, start)
+			proc = overlap(t, ctx, admin, proc, startCounted)
 			stalls++
 			continue
 		}
 		kills++
-		proc = start()
+		proc = startCounted()
 	}
 	actions := stopActors()
 	defer proc.Stop()
 
 	f.settle(t, adminKubeconfig)
 	f.converge(t, admin, "every rollout at its latest image after the last kill")
+	reconciled := counter.Total()
 	broken := iv.Broken()
-	t.Logf("chaos: seed %d, %d rollouts, %d kills (%d right after a write), %d stalled leaders overlapping the next, %d controller writes, %d updates, %s, %d invariant checks (%d router weights, %d analysis steps passed), %d broken",
-		seed, len(f.members), kills, sw.Fired(), stalls, sw.writes.Load(), f.updates.Load(), actions, iv.checks.Load(), iv.weightChecks.Load(), iv.Passed(), len(broken))
+	t.Logf("chaos: seed %d, %d rollouts, %d kills (%d right after a write), %d stalled leaders overlapping the next, at least %d reconciles, %d controller writes, %d updates, %s, %d invariant checks (%d router weights, %d analysis steps passed), %d ELBv2 calls, %d broken",
+		seed, len(f.members), kills, sw.Fired(), stalls, reconciled, sw.writes.Load(), f.updates.Load(), actions, iv.checks.Load(), iv.weightChecks.Load(), iv.Passed(), aws.Calls(), len(broken))
 	for _, b := range broken {
 		t.Errorf("seed %d: %s", seed, b)
 	}
 	// The checks saw the parts at work: routers moving weights, analysis
 	// steps passed (bad releases aborted is what converge checked).
-	if iv.weightChecks.Load() == 0 || iv.Passed() == 0 {
-		t.Errorf("the run checked %d router weights and %d analysis steps passed: the routed or analysed rollouts did not release", iv.weightChecks.Load(), iv.Passed())
+	if iv.weightChecks.Load() == 0 || iv.Passed() == 0 || aws.Calls() == 0 {
+		t.Errorf("the run checked %d router weights, %d analysis steps passed, %d ELBv2 calls: the routed or analysed rollouts did not release", iv.weightChecks.Load(), iv.Passed(), aws.Calls())
 	}
 	if t.Failed() {
 		if b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("controller-%d.log", incarnation))); err == nil {
@@ -208,7 +224,8 @@ func TestControllerKilledAtRandom(t *testing.T) {
 // leaderFlags run every controller with leader election, on short timings
 // so that a stalled leader loses its Lease within seconds.
 var leaderFlags = []string{"--leader-elect=true", "--leader-election-lease-duration=2s",
-	"--leader-election-renew-deadline=1500ms", "--leader-election-retry-period=500ms"}
+	"--leader-election-renew-deadline=1500ms", "--leader-election-retry-period=500ms",
+	"--aws-verify-target-group", "--aws-region=" + awsRegion}
 
 // overlap stalls the leader (SIGSTOP) until its Lease has expired and a
 // second controller has taken it, lets the second work for a moment, then

@@ -9,9 +9,11 @@ import (
 	"sync/atomic"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/analysis/job"
 )
 
 // invariants are checked on every watch event; each broken one is recorded
@@ -39,13 +41,15 @@ type invariants struct {
 	// come through different watches).
 	passed     map[string]bool
 	successful map[string]bool
-	broken     []string
-	seen       map[string]bool
+	// live measurement Jobs by run UID, metric and measurement.
+	jobs   map[string]map[string]bool
+	broken []string
+	seen   map[string]bool
 }
 
 func newInvariants(f *fleet) *invariants {
 	return &invariants{rss: map[string]map[string]bool{}, revisions: map[string]int64{}, selected: map[string]int64{}, seen: map[string]bool{},
-		fleet: f, rollouts: map[string]v1alpha1.RolloutStatus{}, passed: map[string]bool{}, successful: map[string]bool{}}
+		fleet: f, rollouts: map[string]v1alpha1.RolloutStatus{}, passed: map[string]bool{}, successful: map[string]bool{}, jobs: map[string]map[string]bool{}}
 }
 
 func (iv *invariants) breaks(name, format string, args ...any) {
@@ -111,6 +115,33 @@ func (iv *invariants) analysisRun(run *v1alpha1.AnalysisRun) {
 	iv.mu.Lock()
 	defer iv.mu.Unlock()
 	iv.successful[run.Name] = true
+}
+
+// job checks "one Job per measurement" on a measurement Job's event: its
+// name ends in the measurement's number and the run's UID prefix.
+func (iv *invariants) job(j *batchv1.Job, deleted bool) {
+	iv.checks.Add(1)
+	uid, metric := j.Labels[job.RunUIDLabel], j.Labels[job.MetricLabel]
+	i := strings.LastIndexByte(j.Name, '-')
+	if uid == "" || i < 0 {
+		return
+	}
+	rest := j.Name[:i]
+	n := rest[strings.LastIndexByte(rest, '-')+1:]
+	key := uid + "/" + metric + "/" + n
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	if iv.jobs[key] == nil {
+		iv.jobs[key] = map[string]bool{}
+	}
+	if deleted || j.DeletionTimestamp != nil {
+		delete(iv.jobs[key], j.Name)
+		return
+	}
+	iv.jobs[key][j.Name] = true
+	if len(iv.jobs[key]) > 1 {
+		iv.breaks("one-job-per-measurement", "run %s's measurement %s of metric %s has %d Jobs: %v", uid, n, metric, len(iv.jobs[key]), keys(iv.jobs[key]))
+	}
 }
 
 // weight checks "router weights never move away from where the spec's

@@ -5,11 +5,13 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/analysis/job"
 )
 
 func rs(name, hash, revision string) *appsv1.ReplicaSet {
@@ -102,5 +104,22 @@ func TestInvariantsBreak(t *testing.T) {
 	iv.analysisRun(&v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Name: "bad-0-c-step1"}, Status: v1alpha1.AnalysisRunStatus{Phase: v1alpha1.AnalysisPhaseFailed}})
 	if b := iv.Broken(); len(b) != 1 || !strings.HasPrefix(b[0], "analysis-not-skipped: rollout bad-0 went past its analysis step 2 for hash c without a Successful AnalysisRun bad-0-c-step1") {
 		t.Fatalf("an analysis step skipped: %v", b)
+	}
+
+	// Two Jobs for one measurement.
+	iv = newInvariants(nil)
+	jobFor := func(name string) *batchv1.Job {
+		return &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns,
+			Labels: map[string]string{job.RunUIDLabel: "0123456789", job.MetricLabel: "smoke"}}}
+	}
+	iv.job(jobFor("run-smoke-1-01234"), false)
+	iv.job(jobFor("run-smoke-2-01234"), false)
+	iv.job(jobFor("run-smoke-2-01234"), true)
+	if b := iv.Broken(); len(b) != 0 {
+		t.Fatalf("broken on a Job per measurement: %v", b)
+	}
+	iv.job(jobFor("run-smoke-1-98765"), false)
+	if b := iv.Broken(); len(b) != 1 || !strings.HasPrefix(b[0], "one-job-per-measurement: run 0123456789's measurement 1 of metric smoke has 2 Jobs") {
+		t.Fatalf("two Jobs for one measurement: %v", b)
 	}
 }

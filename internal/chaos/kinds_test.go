@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,6 +16,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/cluster"
 )
 
 // kind is one sort of rollout in the chaos fleet.
@@ -61,7 +63,9 @@ func kinds() []kind {
 		{prefix: "gw", objects: gatewayCanary, served: "-stable", weights: routedWeights, analysisStep: -1},
 		{prefix: "alb", objects: albCanary, served: "-stable", weights: routedWeights, analysisStep: -1},
 		{prefix: "bgpre", objects: blueGreenAnalysed, served: "-active", analysisStep: -1},
+		{prefix: "bgpost", objects: blueGreenPostAnalysed, analysisStep: -1},
 		{prefix: "good", objects: analysedCanary("good"), served: "-stable", analysisStep: 1},
+		{prefix: "job", objects: jobCanary, served: "-stable", analysisStep: 1},
 		{prefix: "bad", objects: analysedCanary("bad"), bad: true, served: "-stable", analysisStep: 1},
 	}
 }
@@ -84,6 +88,48 @@ func blueGreenAnalysed(name string) []client.Object {
 		PrePromotionAnalysis: verdictAnalysis("good"),
 	}})
 	return []client.Object{service(name+"-active", name), service(name+"-preview", name), ro}
+}
+
+// blueGreenPostAnalysed switches the active Service to the new version
+// for a post-promotion analysis before the version is stable: a new
+// template during that analysis sends the active Service back to the
+// stable version by design (as Argo Rollouts does), so no-flip-back is not
+// checked on it.
+func blueGreenPostAnalysed(name string) []client.Object {
+	ro := rollout(name, v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{
+		ActiveService: name + "-active", PreviewService: name + "-preview", ScaleDownDelaySeconds: ptr.To[int32](0),
+		PostPromotionAnalysis: verdictAnalysis("good"),
+	}})
+	return []client.Object{service(name+"-active", name), service(name+"-preview", name), ro}
+}
+
+// jobCanary's analysis step runs a Job (a smoke test whose pod exits 0).
+func jobCanary(name string) []client.Object {
+	ro := rollout(name, v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{
+		StableService: name + "-stable", CanaryService: name + "-canary",
+		Steps: []v1alpha1.CanaryStep{
+			{SetWeight: ptr.To[int32](50)},
+			{Analysis: &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "smoke"}}}},
+		},
+	}})
+	return []client.Object{service(name+"-stable", name), service(name+"-canary", name), ro}
+}
+
+// smokeTemplate measures with a Job whose pod exits 0.
+func smokeTemplate() *v1alpha1.AnalysisTemplate {
+	return &v1alpha1.AnalysisTemplate{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "smoke"},
+		Spec: v1alpha1.AnalysisTemplateSpec{Metrics: []v1alpha1.Metric{{
+			Name: "smoke",
+			Provider: v1alpha1.MetricProvider{Job: &v1alpha1.JobMetric{Spec: batchv1.JobSpec{
+				BackoffLimit: ptr.To[int32](0),
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{cluster.AnnotationExitCode: "0"}},
+					Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "smoke", Image: "example/smoke-test:1"}}},
+				},
+			}}},
+		}}},
+	}
 }
 
 func canary(name string) []client.Object {

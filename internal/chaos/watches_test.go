@@ -10,6 +10,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/client-go/rest"
@@ -27,7 +28,9 @@ import (
 // ReplicaSets, served Services, Rollouts, AnalysisRuns, HTTPRoutes and
 // Ingresses, from the moment it returns until the returned function is
 // called.
-func watchInvariants(t *testing.T, cfg *rest.Config, iv *invariants) func() {
+// ingressSeen, when set, is told of every Ingress event (the AWS Load
+// Balancer Controller's part).
+func watchInvariants(t *testing.T, cfg *rest.Config, iv *invariants, ingressSeen func(*networkingv1.Ingress)) func() {
 	t.Helper()
 	ctx := t.Context()
 	watch, err := cache.New(cfg, cache.Options{Scheme: chaosScheme(), DefaultNamespaces: map[string]cache.Config{ns: {}}})
@@ -82,6 +85,11 @@ func watchInvariants(t *testing.T, cfg *rest.Config, iv *invariants) func() {
 			iv.analysisRun(run)
 		}
 	})
+	on(&batchv1.Job{}, func(o any, deleted bool) {
+		if j, ok := o.(*batchv1.Job); ok {
+			iv.job(j, deleted)
+		}
+	})
 	on(&gwv1.HTTPRoute{}, func(o any, deleted bool) {
 		if r, ok := o.(*gwv1.HTTPRoute); ok && !deleted {
 			if m, ok := iv.fleet.byName[r.Name]; ok && m.kind.weights != nil {
@@ -93,6 +101,9 @@ func watchInvariants(t *testing.T, cfg *rest.Config, iv *invariants) func() {
 	})
 	on(&networkingv1.Ingress{}, func(o any, deleted bool) {
 		if ing, ok := o.(*networkingv1.Ingress); ok && !deleted {
+			if ingressSeen != nil {
+				ingressSeen(ing)
+			}
 			if m, ok := iv.fleet.byName[ing.Name]; ok && m.kind.weights != nil {
 				if w, found := albWeight(ing, ing.Name+"-stable", ing.Name+"-canary"); found {
 					iv.weight("Ingress "+ing.Name, ing.Name, w, m.kind.weights)

@@ -34,6 +34,8 @@ type Process struct {
 	Log string
 	// Started is when the process was started.
 	Started time.Time
+	// Metrics is the address of its Prometheus metrics endpoint.
+	Metrics string
 }
 
 // Start runs bin against the cluster of kubeconfig with args added to
@@ -60,7 +62,7 @@ func Start(ctx context.Context, bin, kubeconfig, logPath string, args ...string)
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{}), Log: logPath, Started: time.Now()}
+	p := &Process{cmd: cmd, done: make(chan struct{}), Log: logPath, Started: time.Now(), Metrics: metrics}
 	go func() { _ = cmd.Wait(); logFile.Close(); close(p.done) }()
 	err = localproc.WaitReady(ctx, "http://"+probes+"/readyz", p.done, 100*time.Millisecond, time.Minute)
 	switch {
