@@ -53,10 +53,7 @@ func (s *syncer) analysis(ctx context.Context, kind, suffix string, a *v1alpha1.
 	}
 	var ref *analysisrun.ReferenceError
 	if errors.As(err, &ref) {
-		s.invalid = fmt.Sprintf("%s analysis: %s", kind, ref.Msg)
-		s.invalidReason = v1alpha1.ReasonInvalidSpec
-		s.referenceMissing = true
-		return nil, nil
+		return nil, missingReference(v1alpha1.ReasonInvalidSpec, fmt.Sprintf("%s analysis: %s", kind, ref.Msg))
 	}
 	if err != nil {
 		return nil, err

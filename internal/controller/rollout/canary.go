@@ -35,18 +35,14 @@ type canaryRun struct {
 func (s *syncer) syncCanary(ctx context.Context) error {
 	c := s.ro.Spec.Strategy.Canary
 	for i, step := range c.Steps {
+		if _, _, err := canary.PauseDuration(step.Pause); err != nil {
+			return invalidSpec(fmt.Sprintf("spec.strategy.canary.steps[%d].pause.duration: %v", i, err))
+		}
 		switch {
 		case step.Experiment != nil:
-			s.invalid = fmt.Sprintf("spec.strategy.canary.steps[%d].experiment: experiment steps are not supported yet by this controller", i)
+			return invalidSpec(fmt.Sprintf("spec.strategy.canary.steps[%d].experiment: experiment steps are not supported yet by this controller", i))
 		case step.Plugin != nil:
-			s.invalid = fmt.Sprintf("spec.strategy.canary.steps[%d].plugin: step plugins are not supported by this controller", i)
-		}
-		if _, _, err := canary.PauseDuration(step.Pause); err != nil {
-			s.invalid = fmt.Sprintf("spec.strategy.canary.steps[%d].pause.duration: %v", i, err)
-		}
-		if s.invalid != "" {
-			s.invalidReason = v1alpha1.ReasonInvalidSpec
-			return nil
+			return invalidSpec(fmt.Sprintf("spec.strategy.canary.steps[%d].plugin: step plugins are not supported by this controller", i))
 		}
 	}
 	k := &canaryRun{syncer: s, c: c, steps: c.Steps, maxWeight: c.GetMaxTrafficWeight()}
@@ -73,7 +69,7 @@ func (s *syncer) syncCanary(ctx context.Context) error {
 		}
 	}
 	s.served = k.stableSvc
-	if err := k.buildRouters(ctx); err != nil || s.invalid != "" {
+	if err := k.buildRouters(ctx); err != nil {
 		return err
 	}
 	return k.sync(ctx)
@@ -98,8 +94,7 @@ func (k *canaryRun) buildRouters(ctx context.Context) error {
 	var err error
 	k.routers, err = k.r.routers().Routers(ctx, ro)
 	if trafficrouting.IsSpecError(err) {
-		k.invalid, k.invalidReason = err.Error(), v1alpha1.ReasonInvalidSpec
-		return nil
+		return invalidSpec(err.Error())
 	}
 	if err != nil {
 		return fmt.Errorf("traffic routing: %w", err)
@@ -185,7 +180,7 @@ func (k *canaryRun) atRest(ctx context.Context) error {
 		}
 	}
 	if k.routed() {
-		if err := k.setWeight(ctx, 0); err != nil || k.invalid != "" {
+		if err := k.setWeight(ctx, 0); err != nil {
 			return err
 		}
 		if err := k.scale(ctx, k.stableRS, replicas); err != nil {
@@ -235,10 +230,10 @@ func (k *canaryRun) update(ctx context.Context) error {
 	k.stepMessage = k.describeStep(idx)
 
 	settled, err := k.reconcileSizes(ctx, idx, weight)
-	if err != nil || k.invalid != "" {
+	if err != nil {
 		return err
 	}
-	if err := k.background(ctx, idx); err != nil || k.invalid != "" {
+	if err := k.background(ctx, idx); err != nil {
 		return err
 	}
 	if k.status.Abort {
@@ -251,7 +246,7 @@ func (k *canaryRun) update(ctx context.Context) error {
 		return k.promote(ctx, k.completion())
 	}
 	advance, err := k.runStep(ctx, idx, k.steps[idx])
-	if err != nil || k.invalid != "" || !advance {
+	if err != nil || !advance {
 		if k.status.Abort {
 			return k.abort(ctx)
 		}
@@ -374,7 +369,7 @@ func (k *canaryRun) reconcileSizes(ctx context.Context, idx, weight int32) (bool
 	}
 	// Also when only the destinations changed (the canary Service moved to
 	// a newer version): the routers learn the new hashes.
-	if err := k.setWeight(ctx, target); err != nil || k.invalid != "" {
+	if err := k.setWeight(ctx, target); err != nil {
 		return false, err
 	}
 	verified, err := k.verify(ctx)
@@ -491,10 +486,7 @@ func (k *canaryRun) setWeight(ctx context.Context, weight int32) error {
 // missing or unusable is the user's to fix) on the rollout, retried with
 // backoff. It returns nil: the reconcile itself did not fail.
 func (k *canaryRun) routerFailed(msg string) error {
-	k.invalid = msg
-	k.invalidReason = v1alpha1.ReasonInvalidSpec
-	k.referenceMissing = true
-	return nil
+	return missingReference(v1alpha1.ReasonInvalidSpec, msg)
 }
 
 // scaleBasic sizes the ReplicaSets of a canary without traffic routing one
@@ -503,8 +495,7 @@ func (k *canaryRun) scaleBasic(ctx context.Context, weight int32) error {
 	replicas := k.ro.Spec.GetReplicas()
 	surge, unavailable, err := canary.Limits(replicas, k.c.GetMaxSurge(), k.c.GetMaxUnavailable())
 	if err != nil {
-		k.invalid, k.invalidReason = fmt.Sprintf("spec.strategy.canary: %v", err), v1alpha1.ReasonInvalidSpec
-		return nil
+		return invalidSpec(fmt.Sprintf("spec.strategy.canary: %v", err))
 	}
 	in := canary.BasicInput{Replicas: replicas, Weight: weight, MaxSurge: surge, MaxUnavailable: unavailable, New: set(k.newRS)}
 	var others []*appsv1.ReplicaSet
@@ -582,8 +573,7 @@ func (k *canaryRun) runStep(ctx context.Context, idx int32, step v1alpha1.Canary
 		for _, r := range k.routers {
 			h, ok := r.(trafficrouting.HeaderRouter)
 			if !ok {
-				k.invalid, k.invalidReason = fmt.Sprintf("spec.strategy.canary.steps[%d].setHeaderRoute: the %s router cannot route by header", idx, r.Type()), v1alpha1.ReasonInvalidSpec
-				return false, nil
+				return false, invalidSpec(fmt.Sprintf("spec.strategy.canary.steps[%d].setHeaderRoute: the %s router cannot route by header", idx, r.Type()))
 			}
 			if err := h.SetHeaderRoute(ctx, step.SetHeaderRoute); err != nil {
 				return false, k.routerFailed(fmt.Sprintf("spec.strategy.canary.steps[%d].setHeaderRoute: %s router: %v", idx, r.Type(), err))
@@ -593,8 +583,7 @@ func (k *canaryRun) runStep(ctx context.Context, idx int32, step v1alpha1.Canary
 		for _, r := range k.routers {
 			m, ok := r.(trafficrouting.MirrorRouter)
 			if !ok {
-				k.invalid, k.invalidReason = fmt.Sprintf("spec.strategy.canary.steps[%d].setMirrorRoute: the %s router cannot mirror requests", idx, r.Type()), v1alpha1.ReasonInvalidSpec
-				return false, nil
+				return false, invalidSpec(fmt.Sprintf("spec.strategy.canary.steps[%d].setMirrorRoute: the %s router cannot mirror requests", idx, r.Type()))
 			}
 			if err := m.SetMirrorRoute(ctx, step.SetMirrorRoute); err != nil {
 				return false, k.routerFailed(fmt.Sprintf("spec.strategy.canary.steps[%d].setMirrorRoute: %s router: %v", idx, r.Type(), err))
@@ -677,7 +666,7 @@ func (k *canaryRun) background(ctx context.Context, idx int32) error {
 // gone (basic canary).
 func (k *canaryRun) promote(ctx context.Context, how string) error {
 	if k.c.PingPong != nil && k.stableRS != nil && k.canarySvc != nil {
-		if err := k.pingPongSwap(ctx); err != nil || k.invalid != "" {
+		if err := k.pingPongSwap(ctx); err != nil {
 			return err
 		}
 	} else {
@@ -693,7 +682,7 @@ func (k *canaryRun) promote(ctx context.Context, how string) error {
 	k.stableRS = k.newRS
 	k.status.StableRS = k.hash
 	if k.routed() {
-		if err := k.setWeight(ctx, 0); err != nil || k.invalid != "" {
+		if err := k.setWeight(ctx, 0); err != nil {
 			return err
 		}
 		for _, r := range k.routers {
@@ -778,7 +767,7 @@ func (k *canaryRun) abort(ctx context.Context) error {
 		if k.stableRS.Status.AvailableReplicas < replicas {
 			return nil
 		}
-		if err := k.setWeight(ctx, 0); err != nil || k.invalid != "" {
+		if err := k.setWeight(ctx, 0); err != nil {
 			return err
 		}
 	}

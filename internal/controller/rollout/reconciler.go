@@ -103,7 +103,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
 	s := &syncer{r: r, ro: ro, now: r.Clock.Now(), status: ro.Status.DeepCopy()}
-	err := s.sync(ctx)
+	err := s.stopOn(s.sync(ctx))
 	if perr := r.patchStatus(ctx, ro, s); perr != nil && err == nil {
 		err = perr
 	}
@@ -162,7 +162,8 @@ type syncer struct {
 type result struct {
 	// requeue is the soonest time-based work falls due.
 	requeue time.Duration
-	// invalid is the reason the spec cannot be acted on, if any.
+	// invalid is the reason the spec cannot be acted on, if any (a
+	// stopped error the sync returned).
 	invalid string
 	// invalidReason is the condition reason for invalid.
 	invalidReason string
@@ -175,6 +176,37 @@ type result struct {
 	stepMessage string
 	// pauseMessage says what a pause waits for and how long it has left.
 	pauseMessage string
+}
+
+// stopped is why a rollout's spec cannot be acted on now. The step that
+// finds it returns it as its error, which ends the sync at once (no caller
+// checks a flag after each call); Reconcile shows it in the status (phase
+// Degraded, the reason's condition and event) and, with retry (an object
+// that may yet appear), tries again with backoff.
+type stopped struct {
+	reason, msg string
+	retry       bool
+}
+
+func (e *stopped) Error() string { return e.msg }
+
+// invalidSpec stops the sync on a spec that cannot be acted on.
+func invalidSpec(msg string) error { return &stopped{reason: v1alpha1.ReasonInvalidSpec, msg: msg} }
+
+// missingReference stops the sync on an object the spec names that is not
+// there (yet): retried with backoff.
+func missingReference(reason, msg string) error {
+	return &stopped{reason: reason, msg: msg, retry: true}
+}
+
+// stopOn records a stop in the result and returns the other errors.
+func (s *syncer) stopOn(err error) error {
+	var st *stopped
+	if !errors.As(err, &st) {
+		return err
+	}
+	s.invalid, s.invalidReason, s.referenceMissing = st.msg, st.reason, st.retry
+	return nil
 }
 
 // reconcileResult is when the rollout is to be reconciled again.
@@ -208,25 +240,21 @@ func (s *syncer) event(eventType, reason, format string, args ...any) {
 
 func (s *syncer) sync(ctx context.Context) error {
 	if errs := validation.Rollout(s.ro); len(errs) > 0 {
-		s.invalid = errs.ToAggregate().Error()
-		s.invalidReason = v1alpha1.ReasonInvalidSpec
-		return nil
+		return invalidSpec(errs.ToAggregate().Error())
 	}
 	var workload *appsv1.Deployment
 	if s.ro.Spec.WorkloadRef != nil {
 		var err error
-		if workload, err = s.resolveWorkload(ctx); err != nil || s.invalid != "" {
+		if workload, err = s.resolveWorkload(ctx); err != nil {
 			return err
 		}
 		resolved := s.ro.Spec.DeepCopy()
 		resolved.WorkloadRef = nil
 		if errs := validation.RolloutSpec(resolved, field.NewPath("spec")); len(errs) > 0 {
-			s.invalid = "spec.workloadRef: Deployment " + s.ro.Spec.WorkloadRef.Name + ": " + errs.ToAggregate().Error()
-			s.invalidReason = v1alpha1.ReasonInvalidSpec
-			return nil
+			return invalidSpec("spec.workloadRef: Deployment " + s.ro.Spec.WorkloadRef.Name + ": " + errs.ToAggregate().Error())
 		}
 	}
-	if err := s.snapshot(ctx); err != nil || s.invalid != "" {
+	if err := s.snapshot(ctx); err != nil {
 		return err
 	}
 	s.trackManualPause()
@@ -238,7 +266,7 @@ func (s *syncer) sync(ctx context.Context) error {
 	if ferr := s.flushNewRS(ctx); err == nil {
 		err = ferr
 	}
-	if err != nil || s.invalid != "" {
+	if err != nil {
 		return err
 	}
 	if err := s.syncEphemeralMetadata(ctx); err != nil {

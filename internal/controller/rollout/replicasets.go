@@ -87,9 +87,7 @@ func (s *syncer) collision(why string) error {
 		// A real FNV collision is one in billions; many in a row mean
 		// something else rewrites the ReplicaSets. Stop rather than create
 		// ReplicaSet after ReplicaSet.
-		s.invalid = fmt.Sprintf("pod-template hash collided %d times (%s); not creating more ReplicaSets", maxCollisions, why)
-		s.invalidReason = v1alpha1.ReasonReconciliationError
-		return nil
+		return &stopped{reason: v1alpha1.ReasonReconciliationError, msg: fmt.Sprintf("pod-template hash collided %d times (%s); not creating more ReplicaSets", maxCollisions, why)}
 	}
 	s.status.CollisionCount = &n
 	s.event(corev1.EventTypeWarning, "HashCollision", "%s; trying collision count %d", why, n)

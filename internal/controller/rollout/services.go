@@ -32,18 +32,13 @@ func (s *syncer) service(ctx context.Context, field, name string) (*corev1.Servi
 		}
 	}
 	if apierrors.IsNotFound(err) {
-		s.invalid = fmt.Sprintf("%s: Service %q not found in namespace %s", field, name, s.ro.Namespace)
-		s.invalidReason = v1alpha1.ReasonServiceReferenceError
-		s.referenceMissing = true
-		return nil, nil
+		return nil, missingReference(v1alpha1.ReasonServiceReferenceError, fmt.Sprintf("%s: Service %q not found in namespace %s", field, name, s.ro.Namespace))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading Service %s: %w", name, err)
 	}
 	if owner := svc.Annotations[v1alpha1.ManagedByRolloutsKey]; owner != "" && owner != s.ro.Name {
-		s.invalid = fmt.Sprintf("%s: Service %q is managed by rollout %q", field, name, owner)
-		s.invalidReason = v1alpha1.ReasonServiceReferenceError
-		return nil, nil
+		return nil, &stopped{reason: v1alpha1.ReasonServiceReferenceError, msg: fmt.Sprintf("%s: Service %q is managed by rollout %q", field, name, owner)}
 	}
 	return svc, nil
 }

@@ -45,10 +45,7 @@ func (s *syncer) resolveWorkload(ctx context.Context) (*appsv1.Deployment, error
 		}
 	}
 	if apierrors.IsNotFound(err) {
-		s.invalid = fmt.Sprintf("spec.workloadRef: Deployment %q not found in namespace %s", ref.Name, s.ro.Namespace)
-		s.invalidReason = v1alpha1.ReasonInvalidSpec
-		s.referenceMissing = true
-		return nil, nil
+		return nil, missingReference(v1alpha1.ReasonInvalidSpec, fmt.Sprintf("spec.workloadRef: Deployment %q not found in namespace %s", ref.Name, s.ro.Namespace))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading Deployment %s: %w", ref.Name, err)
@@ -84,7 +81,7 @@ func (s *syncer) scaleWorkload(ctx context.Context, dep *appsv1.Deployment) erro
 	target := ptr.Deref(dep.Spec.Replicas, 1)
 	healthy := s.newRS != nil && s.stableRS != nil && s.newRS.UID == s.stableRS.UID && replicaset.Available(s.newRS, desired)
 	switch {
-	case s.status.Abort || s.invalid != "":
+	case s.status.Abort:
 		target = original
 	case mode == v1alpha1.ScaleDownOnSuccess && healthy:
 		target = 0
