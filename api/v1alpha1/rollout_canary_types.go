@@ -133,9 +133,14 @@ const (
 	PPPong PingPongType = "pong"
 )
 
-// CanaryStep is one stage of a canary release. Exactly one action is set.
+// CanaryStep is one stage of a canary release. It sets at least one action;
+// setWeight, pause, experiment and analysis exclude one another, and
+// setCanaryScale, setHeaderRoute, setMirrorRoute and plugin may come with
+// one of them (as in Argo Rollouts): the sizes and routes are set first,
+// then the step waits for its weight, pause, experiment or analysis.
 //
-// +kubebuilder:validation:XValidation:rule="[has(self.setWeight), has(self.pause), has(self.experiment), has(self.analysis), has(self.setCanaryScale), has(self.setHeaderRoute), has(self.setMirrorRoute), has(self.plugin)].filter(x, x).size() == 1",message="a canary step must set exactly one of setWeight, pause, experiment, analysis, setCanaryScale, setHeaderRoute, setMirrorRoute or plugin"
+// +kubebuilder:validation:XValidation:rule="[has(self.setWeight), has(self.pause), has(self.experiment), has(self.analysis), has(self.setCanaryScale), has(self.setHeaderRoute), has(self.setMirrorRoute), has(self.plugin)].exists(x, x)",message="a canary step must set at least one of setWeight, pause, experiment, analysis, setCanaryScale, setHeaderRoute, setMirrorRoute or plugin"
+// +kubebuilder:validation:XValidation:rule="[has(self.setWeight), has(self.pause), has(self.experiment), has(self.analysis)].filter(x, x).size() <= 1",message="a canary step may set only one of setWeight, pause, experiment or analysis"
 type CanaryStep struct {
 	// SetWeight sends this percentage of traffic to the canary.
 	// +optional

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -82,35 +83,44 @@ func PauseDuration(p *v1alpha1.RolloutPause) (d time.Duration, indefinite bool, 
 }
 
 // Describe names a step for people: "setWeight 40", "pause 30s",
-// "pause (until promoted)", "analysis", ...
+// "pause (until promoted)", "analysis", "setCanaryScale 2 replicas, setHeaderRoute beta" ...
 func Describe(step v1alpha1.CanaryStep) string {
+	var parts []string
 	switch {
 	case step.SetWeight != nil:
-		return fmt.Sprintf("setWeight %d", *step.SetWeight)
+		parts = append(parts, fmt.Sprintf("setWeight %d", *step.SetWeight))
 	case step.Pause != nil:
 		if step.Pause.Duration == nil {
-			return "pause (until promoted)"
+			parts = append(parts, "pause (until promoted)")
+		} else {
+			parts = append(parts, "pause "+step.Pause.Duration.String())
 		}
-		return "pause " + step.Pause.Duration.String()
 	case step.Analysis != nil:
-		return "analysis"
-	case step.SetCanaryScale != nil:
-		s := step.SetCanaryScale
+		parts = append(parts, "analysis")
+	case step.Experiment != nil:
+		parts = append(parts, "experiment")
+	}
+	if s := step.SetCanaryScale; s != nil {
 		switch {
 		case s.Replicas != nil:
-			return fmt.Sprintf("setCanaryScale %d replicas", *s.Replicas)
+			parts = append(parts, fmt.Sprintf("setCanaryScale %d replicas", *s.Replicas))
 		case s.Weight != nil:
-			return fmt.Sprintf("setCanaryScale %d%%", *s.Weight)
+			parts = append(parts, fmt.Sprintf("setCanaryScale %d%%", *s.Weight))
+		default:
+			parts = append(parts, "setCanaryScale matchTrafficWeight")
 		}
-		return "setCanaryScale matchTrafficWeight"
-	case step.SetHeaderRoute != nil:
-		return "setHeaderRoute " + step.SetHeaderRoute.Name
-	case step.SetMirrorRoute != nil:
-		return "setMirrorRoute " + step.SetMirrorRoute.Name
-	case step.Experiment != nil:
-		return "experiment"
-	case step.Plugin != nil:
-		return "plugin " + step.Plugin.Name
 	}
-	return "step"
+	if step.SetHeaderRoute != nil {
+		parts = append(parts, "setHeaderRoute "+step.SetHeaderRoute.Name)
+	}
+	if step.SetMirrorRoute != nil {
+		parts = append(parts, "setMirrorRoute "+step.SetMirrorRoute.Name)
+	}
+	if step.Plugin != nil {
+		parts = append(parts, "plugin "+step.Plugin.Name)
+	}
+	if len(parts) == 0 {
+		return "step"
+	}
+	return strings.Join(parts, ", ")
 }

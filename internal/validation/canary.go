@@ -217,16 +217,15 @@ func steps(c *v1alpha1.CanaryStrategy, names []string, path *field.Path) field.E
 	for i := range c.Steps {
 		s := &c.Steps[i]
 		p := path.Index(i)
-		actions := 0
-		for _, set := range []bool{s.SetWeight != nil, s.Pause != nil, s.Experiment != nil, s.Analysis != nil,
-			s.SetCanaryScale != nil, s.SetHeaderRoute != nil, s.SetMirrorRoute != nil, s.Plugin != nil} {
-			if set {
-				actions++
-			}
-		}
-		if actions != 1 {
-			errs = append(errs, field.Invalid(p, fmt.Sprintf("%d actions", actions),
-				"a step must set exactly one of setWeight, pause, experiment, analysis, setCanaryScale, setHeaderRoute, setMirrorRoute or plugin"))
+		primary, others := count(s.SetWeight != nil, s.Pause != nil, s.Experiment != nil, s.Analysis != nil),
+			count(s.SetCanaryScale != nil, s.SetHeaderRoute != nil, s.SetMirrorRoute != nil, s.Plugin != nil)
+		switch {
+		case primary+others == 0:
+			errs = append(errs, field.Invalid(p, "0 actions",
+				"a step must set at least one of setWeight, pause, experiment, analysis, setCanaryScale, setHeaderRoute, setMirrorRoute or plugin"))
+		case primary > 1:
+			errs = append(errs, field.Invalid(p, fmt.Sprintf("%d of them", primary),
+				"a step may set only one of setWeight, pause, experiment or analysis"))
 		}
 		if w := s.SetWeight; w != nil && (*w < 0 || *w > maxWeight) {
 			errs = append(errs, field.Invalid(p.Child("setWeight"), *w, fmt.Sprintf("must be between 0 and %d (trafficRouting.maxTrafficWeight)", maxWeight)))
@@ -373,4 +372,15 @@ func experimentStep(e *v1alpha1.RolloutExperimentStep, path *field.Path) field.E
 	}
 	errs = append(errs, dryRunAndRetention(e.DryRun, nil, nil, path)...)
 	return errs
+}
+
+// count is how many of set are true.
+func count(set ...bool) int {
+	n := 0
+	for _, b := range set {
+		if b {
+			n++
+		}
+	}
+	return n
 }

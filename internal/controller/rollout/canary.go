@@ -559,17 +559,10 @@ func set(rs *appsv1.ReplicaSet) canary.Set {
 // runStep carries out the step at idx once the pods and weight for it are
 // in place, and reports whether the rollout may go to the next step.
 func (k *canaryRun) runStep(ctx context.Context, idx int32, step v1alpha1.CanaryStep) (bool, error) {
-	switch {
-	case step.Pause != nil:
-		return k.pause(idx, step.Pause), nil
-	case step.Analysis != nil:
-		run, err := k.analysis(ctx, v1alpha1.RolloutTypeStepLabel, fmt.Sprintf("step%d", idx), step.Analysis)
-		if err != nil || run == nil {
-			return false, err
-		}
-		k.status.Canary.CurrentStepAnalysisRunStatus = runStatus(run)
-		return k.verdict(ctx, run, v1alpha1.RolloutTypeStepLabel), nil
-	case step.SetHeaderRoute != nil:
+	// A step's sizes and weight (setCanaryScale, setWeight) are in place
+	// already (reconcileSizes); its routes come next; then what it waits
+	// for (pause, analysis). A step may combine them.
+	if step.SetHeaderRoute != nil {
 		for _, r := range k.routers {
 			h, ok := r.(trafficrouting.HeaderRouter)
 			if !ok {
@@ -579,7 +572,8 @@ func (k *canaryRun) runStep(ctx context.Context, idx int32, step v1alpha1.Canary
 				return false, k.routerFailed(fmt.Sprintf("spec.strategy.canary.steps[%d].setHeaderRoute: %s router: %v", idx, r.Type(), err))
 			}
 		}
-	case step.SetMirrorRoute != nil:
+	}
+	if step.SetMirrorRoute != nil {
 		for _, r := range k.routers {
 			m, ok := r.(trafficrouting.MirrorRouter)
 			if !ok {
@@ -590,7 +584,17 @@ func (k *canaryRun) runStep(ctx context.Context, idx int32, step v1alpha1.Canary
 			}
 		}
 	}
-	// setWeight and setCanaryScale are done once their sizes are reached.
+	switch {
+	case step.Pause != nil:
+		return k.pause(idx, step.Pause), nil
+	case step.Analysis != nil:
+		run, err := k.analysis(ctx, v1alpha1.RolloutTypeStepLabel, fmt.Sprintf("step%d", idx), step.Analysis)
+		if err != nil || run == nil {
+			return false, err
+		}
+		k.status.Canary.CurrentStepAnalysisRunStatus = runStatus(run)
+		return k.verdict(ctx, run, v1alpha1.RolloutTypeStepLabel), nil
+	}
 	return true, nil
 }
 

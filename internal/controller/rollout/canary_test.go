@@ -491,6 +491,44 @@ func TestCanaryHeaderAndMirrorRoutes(t *testing.T) {
 	}
 }
 
+// Steps that combine actions, as Argo's examples do: the canary scale and
+// a header route with the weight, a mirror route with a pause. At the
+// pause, everything the steps set is in place, and the step's event names
+// it as a whole.
+func TestCanaryStepsCombineActions(t *testing.T) {
+	e := newEnv(t)
+	e.canaryServices("mix")
+	header := &v1alpha1.SetHeaderRoute{Name: "beta", Match: []v1alpha1.HeaderRoutingMatch{{HeaderName: "x-beta", HeaderValue: &v1alpha1.StringMatch{Exact: "1"}}}}
+	mirror := &v1alpha1.SetMirrorRoute{Name: "shadow", Percentage: ptr.To[int32](50), Match: []v1alpha1.RouteMatch{{Method: &v1alpha1.StringMatch{Exact: "GET"}}}}
+	c := routed("mix",
+		v1alpha1.CanaryStep{SetWeight: ptr.To[int32](30), SetCanaryScale: &v1alpha1.SetCanaryScale{Replicas: ptr.To[int32](1)}, SetHeaderRoute: header},
+		v1alpha1.CanaryStep{Pause: &v1alpha1.RolloutPause{}, SetMirrorRoute: mirror})
+	c.TrafficRouting = &v1alpha1.RolloutTrafficRouting{
+		Istio:         &v1alpha1.IstioTrafficRouting{VirtualService: &v1alpha1.IstioVirtualService{Name: "mix"}},
+		ManagedRoutes: []v1alpha1.MangedRoutes{{Name: "beta"}, {Name: "shadow"}},
+	}
+	e.create(canaryRollout("mix", 4, c))
+	e.waitPhase("mix", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	e.setImage("mix", "example/mix:2")
+	ro := e.waitStep("mix", 1, v1alpha1.RolloutPhasePaused)
+	h, m := e.router("mix").Routes()
+	if w := e.router("mix").Weight(); w != 30 || !slices.Equal(h, []string{"beta"}) || !slices.Equal(m, []string{"shadow"}) {
+		t.Errorf("at the pause: weight %d, routes %v %v; want 30, [beta] [shadow]", w, h, m)
+	}
+	if sizes := e.replicaSets("mix"); sizes[ro.Status.CurrentPodHash][0] != 1 {
+		t.Errorf("canary ReplicaSet sized %d; want 1 (setCanaryScale)", sizes[ro.Status.CurrentPodHash][0])
+	}
+	want := "Rollout step 1/2 completed (setWeight 30, setCanaryScale 1 replicas, setHeaderRoute beta)"
+	if notes := e.eventNotes("mix"); !slices.Contains(notes, want) {
+		t.Errorf("events %q; want %q", notes, want)
+	}
+	e.promote("mix")
+	e.waitPhase("mix", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if h, m := e.router("mix").Routes(); len(h)+len(m) != 0 {
+		t.Errorf("routes left after the update: %v %v", h, m)
+	}
+}
+
 // The step waits until the router confirms the weight.
 func TestCanaryWaitsForTheWeightToBeVerified(t *testing.T) {
 	e := newEnv(t)
