@@ -111,6 +111,26 @@ const (
 	// WorkloadGenerationAnnotation is the generation of the workloadRef
 	// Deployment.
 	WorkloadGenerationAnnotation = "rollout.ramp.dev/workload-generation"
+	// ManagedALBAnnotationsKey, on an ALB Ingress, holds as JSON which of
+	// its annotation keys each Rollout wrote: {"<rollout>": ["<key>", ...]}.
+	ManagedALBAnnotationsKey = "ramp.dev/managed-alb-annotations"
+	// RoutingFinalizer holds a deleted Rollout with traffic routing until
+	// its routers send everything back to the stable Service: a load
+	// balancer is never left weighting a canary that no longer exists.
+	RoutingFinalizer = "ramp.dev/traffic-routing"
+	// RoutingAnnotation records, beside the finalizer, the routing the
+	// finalizer was added for (the canary strategy's trafficRouting and
+	// Services), so that the routers can still be reset once the spec no
+	// longer names them (trafficRouting removed from a rollout).
+	RoutingAnnotation = "ramp.dev/traffic-routing"
+	// MigratingAnnotation is on a Rollout while `ramp migrate` moves an Argo
+	// Rollout's objects to it, or hands them back: the controller leaves a
+	// rollout that carries it alone (no write at all), so it never acts on
+	// half-moved objects.
+	MigratingAnnotation = "ramp.dev/migrating"
+	// MigratedFromAnnotation records the Argo Rollout a Rollout was migrated
+	// from: "argoproj.io/v1alpha1 Rollout <uid>".
+	MigratedFromAnnotation = "ramp.dev/migrated-from"
 	// InstanceIDLabelKey shards rollouts between controller instances.
 	InstanceIDLabelKey = "ramp.dev/controller-instance-id"
 

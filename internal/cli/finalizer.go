@@ -11,12 +11,9 @@ import (
 	"github.com/rampdev/ramp/api/v1alpha1"
 )
 
-// routingFinalizer and routingAnnotation are the controller's (package
-// rollout's RoutingFinalizer and RoutingAnnotation; the CLI does not import
-// the controller).
 const (
-	routingFinalizer  = "ramp.dev/traffic-routing"
-	routingAnnotation = "ramp.dev/traffic-routing"
+	routingFinalizer  = v1alpha1.RoutingFinalizer
+	routingAnnotation = v1alpha1.RoutingAnnotation
 )
 
 // newRemoveFinalizerCommand is the way out of a deleted Rollout that the

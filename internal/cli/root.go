@@ -64,6 +64,7 @@ func New(argv0 string, opts Options) *cobra.Command {
 		newCreateCommand(e),
 		newLintCommand(e),
 		newConvertCommand(e),
+		newMigrateCommand(e),
 		newRemoveFinalizerCommand(e),
 	)
 	return root

@@ -14,16 +14,13 @@ import (
 	"github.com/rampdev/ramp/internal/trafficrouting"
 )
 
-// RoutingFinalizer holds a deleted Rollout with traffic routing until its
-// routers send everything back to the stable Service: a load balancer is
-// never left weighting a canary that no longer exists.
-const RoutingFinalizer = "ramp.dev/traffic-routing"
-
-// RoutingAnnotation records, beside the finalizer, the routing the
-// finalizer was added for (the canary strategy's trafficRouting and
-// Services), so that the routers can still be reset once the spec no
-// longer names them (trafficRouting removed from a rollout).
-const RoutingAnnotation = "ramp.dev/traffic-routing"
+// RoutingFinalizer and RoutingAnnotation are v1alpha1's: the finalizer
+// that holds a deleted routed Rollout until its routers are reset, and the
+// record of the routing it was added for.
+const (
+	RoutingFinalizer  = v1alpha1.RoutingFinalizer
+	RoutingAnnotation = v1alpha1.RoutingAnnotation
+)
 
 // routing is what RoutingAnnotation holds.
 type routing struct {

@@ -90,6 +90,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		r.written.Delete(req.NamespacedName)
 		return reconcile.Result{}, nil
 	}
+	if _, ok := ro.Annotations[v1alpha1.MigratingAnnotation]; ok {
+		// `ramp migrate` is moving objects to or from it; the annotation's
+		// removal brings the rollout back.
+		r.written.Delete(req.NamespacedName)
+		return reconcile.Result{}, nil
+	}
 	if ro.DeletionTimestamp != nil {
 		return requeueOnConflict(r.finalize(ctx, ro))
 	}

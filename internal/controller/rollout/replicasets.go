@@ -33,9 +33,12 @@ func (s *syncer) snapshot(ctx context.Context) error {
 	replicaset.ByRevision(s.rss)
 	s.hash = replicaset.TemplateHash(&s.ro.Spec.Template, s.status.CollisionCount)
 	for _, rs := range s.rss {
-		// A template copied back from an old ReplicaSet (undo) is that
-		// ReplicaSet's, whatever its defaults do to the hash.
-		if replicaset.Runs(rs, &s.ro.Spec.Template) {
+		// The ReplicaSet made from this template keeps its name whatever
+		// the hash function gives today: one an earlier release named, or
+		// one `ramp migrate` took over from Argo Rollouts, carries the
+		// template's digest. A template copied back from an old ReplicaSet
+		// (undo) is that ReplicaSet's, whatever its defaults do to the hash.
+		if replicaset.SameTemplate(rs, &s.ro.Spec.Template) {
 			s.hash = replicaset.Hash(rs)
 			break
 		}

@@ -23,7 +23,7 @@ const (
 	DefaultAnnotationPrefix = "alb.ingress.kubernetes.io"
 	// ManagedAnnotationsKey holds, as JSON, which annotation keys of the
 	// Ingress each Rollout wrote: {"<rollout>": ["<key>", ...]}.
-	ManagedAnnotationsKey = "ramp.dev/managed-alb-annotations"
+	ManagedAnnotationsKey = v1alpha1.ManagedALBAnnotationsKey
 	// UseAnnotation is the port name by which an Ingress path says its
 	// action is in the actions.<service> annotation.
 	UseAnnotation = "use-annotation"

@@ -1,0 +1,138 @@
+package migrate
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/rampdev/ramp/api/v1alpha1"
+)
+
+// ArgoAPIVersion is Argo Rollouts' API group and version.
+const ArgoAPIVersion = "argoproj.io/v1alpha1"
+
+// argoKinds are the kinds whose apiVersion Convert rewrites.
+var argoKinds = []string{"Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun", "Experiment"}
+
+// renamedKeys are Argo Rollouts' label and annotation keys (or key
+// prefixes, ending in "/") and Ramp's.
+var renamedKeys = [][2]string{
+	{"argo-rollouts.argoproj.io/managed-by-rollouts", v1alpha1.ManagedByRolloutsKey},
+	{"argo-rollouts.argoproj.io/restarted-after", v1alpha1.RestartedAfterAnnotationKey},
+	{"argo-rollouts.argoproj.io/controller-instance-id", v1alpha1.InstanceIDLabelKey},
+	{"rollout.argoproj.io/", "rollout.ramp.dev/"},
+	{"experiment.argoproj.io/", "experiment.ramp.dev/"},
+}
+
+// builtInProviders and builtInRouters are what Ramp's controller runs
+// today; other blocks are carried over (the API accepts them) and
+// reported.
+var (
+	builtInProviders = []string{"prometheus", "web", "job"}
+	builtInRouters   = []string{"alb", "nginx", "istio", "smi", "gatewayAPI", "managedRoutes", "maxTrafficWeight"}
+)
+
+// Convert rewrites one Argo Rollouts object (decoded JSON or YAML) to
+// Ramp's API in place: the apiVersion, and Argo's label and annotation keys
+// in its metadata and pod template. It returns what Ramp's controller
+// would not run (a router, step or metric provider), one note per field;
+// objects of other APIs are left alone.
+func Convert(obj map[string]any) []string {
+	api, _ := obj["apiVersion"].(string)
+	kind, _ := obj["kind"].(string)
+	if api != ArgoAPIVersion || !slices.Contains(argoKinds, kind) {
+		return nil
+	}
+	obj["apiVersion"] = v1alpha1.SchemeGroupVersion.String()
+	renameKeys(obj, "metadata")
+	spec, _ := obj["spec"].(map[string]any)
+	renameKeys(spec, "template", "metadata")
+	switch kind {
+	case "Rollout":
+		return rolloutNotes(spec)
+	case "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun":
+		return metricNotes(spec, "spec")
+	case "Experiment":
+		return []string{"Experiment: Ramp's API accepts it, but its controller does not run experiments yet"}
+	}
+	return nil
+}
+
+// renameKeys renames Argo's keys in the labels and annotations of the
+// metadata at path under obj.
+func renameKeys(obj map[string]any, path ...string) {
+	for _, p := range path {
+		next, _ := obj[p].(map[string]any)
+		if next == nil {
+			return
+		}
+		obj = next
+	}
+	for _, which := range []string{"labels", "annotations"} {
+		m, _ := obj[which].(map[string]any)
+		for k, v := range m {
+			for _, r := range renamedKeys {
+				if k == r[0] || (strings.HasSuffix(r[0], "/") && strings.HasPrefix(k, r[0])) {
+					delete(m, k)
+					m[r[1]+strings.TrimPrefix(k, r[0])] = v
+					break
+				}
+			}
+		}
+	}
+}
+
+func rolloutNotes(spec map[string]any) []string {
+	var notes []string
+	strategy, _ := spec["strategy"].(map[string]any)
+	c, _ := strategy["canary"].(map[string]any)
+	if c == nil {
+		return nil
+	}
+	steps, _ := c["steps"].([]any)
+	for i, s := range steps {
+		step, _ := s.(map[string]any)
+		for _, kind := range []string{"experiment", "plugin"} {
+			if step[kind] != nil {
+				notes = append(notes, fmt.Sprintf("spec.strategy.canary.steps[%d].%s: Ramp's controller does not run %s steps yet; the rollout will be InvalidSpec", i, kind, kind))
+			}
+		}
+	}
+	if tr, _ := c["trafficRouting"].(map[string]any); tr != nil {
+		var names []string
+		for k := range tr {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			switch {
+			case name == "plugins":
+				plugins, _ := tr["plugins"].(map[string]any)
+				for p := range plugins {
+					if p != "argoproj-labs/gatewayAPI" {
+						notes = append(notes, fmt.Sprintf("spec.strategy.canary.trafficRouting.plugins.%s: Ramp has no plugin routers; the rollout will be InvalidSpec", p))
+					}
+				}
+			case !slices.Contains(builtInRouters, name):
+				notes = append(notes, fmt.Sprintf("spec.strategy.canary.trafficRouting.%s: the %s router is not built into Ramp; the rollout will be InvalidSpec", name, name))
+			}
+		}
+	}
+	return notes
+}
+
+// metricNotes reports metrics whose provider Ramp does not run.
+func metricNotes(spec map[string]any, path string) []string {
+	var notes []string
+	metrics, _ := spec["metrics"].([]any)
+	for i, m := range metrics {
+		metric, _ := m.(map[string]any)
+		provider, _ := metric["provider"].(map[string]any)
+		for name := range provider {
+			if !slices.Contains(builtInProviders, name) {
+				notes = append(notes, fmt.Sprintf("%s.metrics[%d].provider.%s: the %s provider is not available in Ramp yet; measurements of metric %q will be errors", path, i, name, name, metric["name"]))
+			}
+		}
+	}
+	return notes
+}
