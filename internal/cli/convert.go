@@ -51,4 +51,3 @@ Ramp's controller does not run yet) is reported on standard error.`,
 	cmd.Flags().StringVarP(&file, "filename", "f", "", "the manifest (YAML or JSON, several documents allowed; - for stdin)")
 	return cmd
 }
-

@@ -173,4 +173,3 @@ func dropManagedALB(ing *networkingv1.Ingress, rollout string) {
 	b, _ := json.Marshal(managed)
 	ing.Annotations[v1alpha1.ManagedALBAnnotationsKey] = string(b)
 }
-
