@@ -137,7 +137,7 @@ func (e *movedOnError) Error() string {
 	case e.from.current != e.to.current:
 		what = "its revision"
 	case e.from.step != e.to.step:
-		what = fmt.Sprintf("step %d to step %d", e.from.step+1, e.to.step+1)
+		what = fmt.Sprintf("step %d to step %d", e.from.step, e.to.step)
 	case e.from.pauses != e.to.pauses:
 		what = "its pause"
 	case e.from.abort != e.to.abort:
@@ -210,7 +210,7 @@ func newPromoteCommand(e *env) *cobra.Command {
 			return "", fmt.Errorf("rollout %q has finished its steps: nothing to promote", ro.Name)
 		}
 		ro.Status.CurrentStepIndex = ptr.To(idx + 1)
-		return fmt.Sprintf("rollout %q promoted: step %d/%d skipped", ro.Name, idx+1, len(c.Steps)), nil
+		return fmt.Sprintf("rollout %q promoted: step %d/%d skipped", ro.Name, idx, len(c.Steps)), nil
 	})
 	cmd.Flags().BoolVar(&full, "full", false, "skip every remaining step, pause and analysis")
 	return cmd

@@ -156,6 +156,11 @@ func TestCanaryThroughTheCLI(t *testing.T) {
 	expectLine(t, out, "service \"web\" created\nrollout \"web\" created")
 	mustRamp(t, ns, "status", "web", "--timeout", "60s")
 	v1 := rollout(t, ns, "web").Status.StableRS
+	// Healthy, a canary without traffic routing shows its steps done and the
+	// full weight, as Argo's plugin does.
+	if out := mustRamp(t, ns, "get", "rollout", "web"); !regexp.MustCompile(`\n  Step:\s+4/4\n  SetWeight:\s+100\n  ActualWeight:\s+100\n`).MatchString(out) {
+		t.Errorf("a Healthy canary's steps and weights:\n%s", out)
+	}
 
 	_, err := ramp(t, ns, "promote", "web")
 	expectError(t, err, `rollout "web" is Healthy with no update in progress: nothing to promote`)

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/canary"
 )
 
 func newGetCommand(e *env) *cobra.Command {
@@ -224,11 +225,12 @@ func renderList(w io.Writer, items []v1alpha1.Rollout, namespaces bool, st style
 		strategy, step, weight := "BlueGreen", "-", "-"
 		if c := ro.Spec.Strategy.Canary; c != nil {
 			strategy = "Canary"
+			idx := min(deref(ro.Status.CurrentStepIndex), int32(len(c.Steps)))
 			if n := len(c.Steps); n > 0 {
-				idx := min(int(deref(ro.Status.CurrentStepIndex)), n)
 				step = fmt.Sprintf("%d/%d", idx, n)
 			}
-			weight = fmt.Sprint(actualWeight(ro))
+			// As Argo's plugin: the weight the current step sets.
+			weight = fmt.Sprint(canary.Weight(c.Steps, idx, c.GetMaxTrafficWeight()))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\n", ro.Name, strategy, st.status(phase(ro)), step, weight,
 			ro.Status.ReadyReplicas, ro.Status.Replicas, ro.Spec.GetReplicas(), ro.Status.UpdatedReplicas, ro.Status.AvailableReplicas)

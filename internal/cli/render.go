@@ -84,7 +84,7 @@ func renderRollout(w io.Writer, info *rolloutInfo, now time.Time, st style) {
 			field("  Step", "%d/%d", idx, n)
 			field("  SetWeight", "%d", canary.Weight(c.Steps, idx, c.GetMaxTrafficWeight()))
 		}
-		field("  ActualWeight", "%d", actualWeight(ro))
+		field("  ActualWeight", "%d", actualWeight(info))
 		if left, ok := pauseLeft(ro, now); ok {
 			field("  Pause", "%s left", duration.HumanDuration(left))
 		}
@@ -117,12 +117,31 @@ func phase(ro *v1alpha1.Rollout) string {
 	return string(ro.Status.Phase)
 }
 
-func actualWeight(ro *v1alpha1.Rollout) int32 {
-	if w := ro.Status.Canary.Weights; w != nil {
-		return w.Canary.Weight
+// actualWeight is the canary's share of the traffic as Argo Rollouts'
+// plugin shows it: the full weight once the steps are done; with traffic
+// routing, the weight the router recorded (the step's while none is);
+// without, the canary ReplicaSet's share of the available pods.
+func actualWeight(info *rolloutInfo) int32 {
+	ro := info.ro
+	c := ro.Spec.Strategy.Canary
+	full := c.GetMaxTrafficWeight()
+	idx := ptr.Deref(ro.Status.CurrentStepIndex, 0)
+	if int(idx) >= len(c.Steps) {
+		return full
 	}
-	if ro.Status.Replicas > 0 && ro.Status.CurrentPodHash != ro.Status.StableRS {
-		return ro.Status.UpdatedReplicas * 100 / ro.Status.Replicas
+	if ro.Status.AvailableReplicas <= 0 {
+		return 0
+	}
+	if c.TrafficRouting != nil {
+		if w := ro.Status.Canary.Weights; w != nil {
+			return w.Canary.Weight
+		}
+		return canary.Weight(c.Steps, idx, full)
+	}
+	for _, rev := range info.revisions {
+		if rev.hash == ro.Status.CurrentPodHash && rev.hash != ro.Status.StableRS && rev.rs != nil {
+			return rev.rs.Status.AvailableReplicas * full / ro.Status.AvailableReplicas
+		}
 	}
 	return 0
 }

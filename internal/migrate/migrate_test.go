@@ -107,7 +107,7 @@ func TestMigrateRunningArgoRollouts(t *testing.T) {
 	wantLines(t, out,
 		"Plan (dry run: nothing is changed):",
 		"Rollout "+ns+"/shop: move",
-		"  state: Healthy, stable "+shop.hashes[1]+", steps done (2/2)",
+		"  state: Healthy, stable "+shop.hashes[1]+", step 2/2: steps done",
 		"  ReplicaSet shop-"+shop.hashes[0]+" (revision 1, 0 pods): owner moved; pods untouched",
 		"  ReplicaSet shop-"+shop.hashes[1]+" (stable, revision 2, 3 pods): owner moved; pods untouched",
 		"  Service shop-stable: selector unchanged",
@@ -284,7 +284,7 @@ func TestMigrateRefusalsForceAndUndo(t *testing.T) {
 	}
 	wantLines(t, out,
 		"Rollout "+ns+"/cart: refused: mid-update (phase Paused, updating from "+cart.hashes[0]+" to "+cart.hashes[1]+"); wait until it is Healthy, or move it as it stands with --force",
-		"  state: Paused, stable "+cart.hashes[0]+", updating to "+cart.hashes[1]+", step 2/2: pause (until promoted)",
+		"  state: Paused, stable "+cart.hashes[0]+", updating to "+cart.hashes[1]+", step 1/2: pause (until promoted)",
 		"Rollout "+ns+"/mall: refused: spec.strategy.canary.trafficRouting.traefik: the traefik router is not built into Ramp",
 		"Rollout "+ns+"/pay: moved to Ramp",
 		"AnalysisTemplate "+ns+"/dd: refused: spec.metrics[0].provider.datadog: the datadog provider is not available in Ramp yet",

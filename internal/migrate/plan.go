@@ -497,9 +497,9 @@ func describeState(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus) string {
 	if c := ro.Spec.Strategy.Canary; c != nil && len(c.Steps) > 0 && st.CurrentStepIndex != nil {
 		i := *st.CurrentStepIndex
 		if int(i) < len(c.Steps) {
-			s += fmt.Sprintf(", step %d/%d: %s", i+1, len(c.Steps), canary.Describe(c.Steps[i]))
+			s += fmt.Sprintf(", step %d/%d: %s", i, len(c.Steps), canary.Describe(c.Steps[i]))
 		} else {
-			s += fmt.Sprintf(", steps done (%d/%d)", len(c.Steps), len(c.Steps))
+			s += fmt.Sprintf(", step %d/%d: steps done", len(c.Steps), len(c.Steps))
 		}
 	}
 	return s

@@ -256,7 +256,7 @@ func (k *canaryRun) update(ctx context.Context) error {
 	k.status.ControllerPause = false
 	k.removePause(v1alpha1.PauseReasonCanaryPauseStep)
 	k.status.Canary.CurrentStepAnalysisRunStatus = nil
-	k.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutStepCompleted, "Rollout step %d/%d completed (%s)", idx+1, k.done(), canary.Describe(k.steps[idx]))
+	k.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutStepCompleted, "Rollout step completed (%s): now at step %d/%d", canary.Describe(k.steps[idx]), idx+1, k.done())
 	k.stepMessage = k.describeStep(idx + 1)
 	// The next step's sizes and weight follow on the next reconcile.
 	k.after(time.Millisecond)
@@ -296,15 +296,17 @@ func (k *canaryRun) completion() string {
 	return v1alpha1.CompletionPromoted
 }
 
-// describeStep names the step for the status message: "step 3/8: setWeight 40".
+// describeStep names the step for the status message: "step 2/8:
+// setWeight 40". Steps are numbered as `ramp get rollout` (and Argo's
+// plugin) shows them: step i/n is the one at index i, with i steps done.
 func (k *canaryRun) describeStep(idx int32) string {
 	if idx >= k.done() {
 		if k.done() == 0 {
 			return "rolling update"
 		}
-		return fmt.Sprintf("steps done (%d/%d): scaling the new version up", k.done(), k.done())
+		return fmt.Sprintf("step %d/%d: steps done, scaling the new version up", k.done(), k.done())
 	}
-	return fmt.Sprintf("step %d/%d: %s", idx+1, k.done(), canary.Describe(k.steps[idx]))
+	return fmt.Sprintf("step %d/%d: %s", idx, k.done(), canary.Describe(k.steps[idx]))
 }
 
 // fastTrack reports whether the new template is a revision within
@@ -612,7 +614,7 @@ func (k *canaryRun) pause(idx int32, p *v1alpha1.RolloutPause) bool {
 			Reason: v1alpha1.PauseReasonCanaryPauseStep, StartTime: metav1.NewTime(k.now),
 		})
 		k.status.ControllerPause = true
-		k.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutPaused, "Rollout is paused at step %d/%d (%s)", idx+1, k.done(), canary.Describe(k.steps[idx]))
+		k.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutPaused, "Rollout is paused at step %d/%d (%s)", idx, k.done(), canary.Describe(k.steps[idx]))
 		if !indefinite {
 			k.after(d)
 		}
@@ -627,7 +629,7 @@ func (k *canaryRun) pause(idx int32, p *v1alpha1.RolloutPause) bool {
 			k.after(wait)
 			return false
 		}
-		k.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutResumed, "Rollout resumed: the pause at step %d/%d is over", idx+1, k.done())
+		k.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutResumed, "Rollout resumed: the pause at step %d/%d is over", idx, k.done())
 		return true
 	default:
 		// Paused by the controller and the pause was cleared: promoted.
@@ -639,10 +641,10 @@ func (k *canaryRun) pause(idx int32, p *v1alpha1.RolloutPause) bool {
 // pause 60s, 42s left".
 func (k *canaryRun) pauseLeft(idx int32, d time.Duration, indefinite bool, since time.Time) string {
 	if indefinite {
-		return fmt.Sprintf("%s: step %d/%d, paused until promoted", v1alpha1.PauseReasonCanaryPauseStep, idx+1, k.done())
+		return fmt.Sprintf("%s: step %d/%d, paused until promoted", v1alpha1.PauseReasonCanaryPauseStep, idx, k.done())
 	}
 	left := max(0, since.Add(d).Sub(k.now)).Round(time.Second)
-	return fmt.Sprintf("%s: step %d/%d, %s, %s left", v1alpha1.PauseReasonCanaryPauseStep, idx+1, k.done(), canary.Describe(k.steps[idx]), left)
+	return fmt.Sprintf("%s: step %d/%d, %s, %s left", v1alpha1.PauseReasonCanaryPauseStep, idx, k.done(), canary.Describe(k.steps[idx]), left)
 }
 
 // background runs strategy.canary.analysis from its starting step, and
@@ -742,7 +744,7 @@ func (k *canaryRun) abort(ctx context.Context) error {
 		k.status.AbortedAt = &t
 		k.finishUpdate(v1alpha1.CompletionAborted)
 		k.event(corev1.EventTypeWarning, v1alpha1.ReasonRolloutAborted, "Rollout aborted at step %d/%d: %s keeps serving, %s is scaled down",
-			k.index()+1, max(1, k.done()), replicaset.Describe(k.stableRS), replicaset.Describe(k.newRS))
+			k.index(), k.done(), replicaset.Describe(k.stableRS), replicaset.Describe(k.newRS))
 		for _, r := range k.routers {
 			if err := r.RemoveManagedRoutes(ctx); err != nil {
 				return fmt.Errorf("%s router: removing managed routes: %w", r.Type(), err)

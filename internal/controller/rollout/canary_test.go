@@ -112,7 +112,7 @@ func TestCanaryEightStepsPromotedStepByStep(t *testing.T) {
 		if wt := ro.Status.Canary.Weights; wt == nil || wt.Canary.Weight != w || wt.Stable.Weight != 100-w || wt.Canary.PodTemplateHash != v2 || wt.Stable.PodTemplateHash != v1 {
 			t.Errorf("step %d: status weights %+v", step, wt)
 		}
-		if want := fmt.Sprintf("step %d/8, paused until promoted", step+1); !strings.Contains(ro.Status.Message, want) {
+		if want := fmt.Sprintf("step %d/8, paused until promoted", step); !strings.Contains(ro.Status.Message, want) {
 			t.Errorf("step %d: message %q, want %q", step, ro.Status.Message, want)
 		}
 		e.promote("eight")
@@ -145,7 +145,7 @@ func TestCanaryTimedPausesResumeByThemselves(t *testing.T) {
 	e.setImage("timed", "example/timed:2")
 	ro := e.waitStep("timed", 1, v1alpha1.RolloutPhasePaused)
 	v2 := ro.Status.CurrentPodHash
-	if !strings.Contains(ro.Status.Message, "step 2/4, pause 2s, ") || !strings.Contains(ro.Status.Message, "s left") {
+	if !strings.Contains(ro.Status.Message, "step 1/4, pause 2s, ") || !strings.Contains(ro.Status.Message, "s left") {
 		t.Errorf("message %q", ro.Status.Message)
 	}
 	if got := e.replicaSets("timed"); got[v1] != [2]int32{1, 1} || got[v2] != [2]int32{1, 1} {
@@ -518,7 +518,7 @@ func TestCanaryStepsCombineActions(t *testing.T) {
 	if sizes := e.replicaSets("mix"); sizes[ro.Status.CurrentPodHash][0] != 1 {
 		t.Errorf("canary ReplicaSet sized %d; want 1 (setCanaryScale)", sizes[ro.Status.CurrentPodHash][0])
 	}
-	want := "Rollout step 1/2 completed (setWeight 30, setCanaryScale 1 replicas, setHeaderRoute beta)"
+	want := "Rollout step completed (setWeight 30, setCanaryScale 1 replicas, setHeaderRoute beta): now at step 1/2"
 	if notes := e.eventNotes("mix"); !slices.Contains(notes, want) {
 		t.Errorf("events %q; want %q", notes, want)
 	}
@@ -729,7 +729,7 @@ func TestCanaryPromoteSkipsARunningStep(t *testing.T) {
 	e.waitPhase("skip", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
 	e.setImage("skip", "example/skip:2")
 	ro := e.waitStep("skip", 1, v1alpha1.RolloutPhaseProgressing)
-	if !strings.Contains(ro.Status.Message, "step 2/3: analysis") {
+	if !strings.Contains(ro.Status.Message, "step 1/3: analysis") {
 		t.Errorf("message %q", ro.Status.Message)
 	}
 	e.run("skip-" + ro.Status.CurrentPodHash + "-step1")
