@@ -201,3 +201,41 @@ func TestCompletionAndVersionNeedNoCluster(t *testing.T) {
 		t.Errorf("completion bash: %v", err)
 	}
 }
+
+// The Gateway API plugin's configuration becomes the built-in gatewayAPI
+// block; other plugins stay and are reported.
+func TestConvertRewritesTheGatewayAPIPlugin(t *testing.T) {
+	argo := `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: app, image: web:1}]}
+  strategy:
+    canary:
+      canaryService: web-canary
+      stableService: web-stable
+      trafficRouting:
+        plugins:
+          argoproj-labs/gatewayAPI: {httpRoute: web, namespace: shop}
+      steps:
+      - setWeight: 20
+`
+	out, errOut, err := runOffline(t, "convert", "-f", writeFile(t, argo))
+	if err != nil || errOut != "" {
+		t.Fatalf("%v %q", err, errOut)
+	}
+	if !strings.Contains(out, "      trafficRouting:\n        gatewayAPI:\n          httpRoute: web\n          namespace: shop\n") || strings.Contains(out, "plugins") {
+		t.Errorf("not rewritten to the built-in block:\n%s", out)
+	}
+	if lintOut, _, err := runOffline(t, "lint", "-f", writeFile(t, out)); err != nil {
+		t.Errorf("lint of the converted manifest: %v\n%s", err, lintOut)
+	}
+	other := strings.Replace(argo, "argoproj-labs/gatewayAPI: {httpRoute: web, namespace: shop}", "acme/router: {}", 1)
+	_, errOut, _ = runOffline(t, "convert", "-f", writeFile(t, other))
+	if !strings.Contains(errOut, "plugins.acme/router: Ramp has no plugin routers") {
+		t.Errorf("another plugin is not reported: %q", errOut)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/trafficrouting"
 )
 
 // ArgoAPIVersion is Argo Rollouts' API group and version.
@@ -99,6 +100,7 @@ func rolloutNotes(spec map[string]any) []string {
 		}
 	}
 	if tr, _ := c["trafficRouting"].(map[string]any); tr != nil {
+		notes = append(notes, builtInPlugin(tr)...)
 		var names []string
 		for k := range tr {
 			names = append(names, k)
@@ -109,7 +111,7 @@ func rolloutNotes(spec map[string]any) []string {
 			case name == "plugins":
 				plugins, _ := tr["plugins"].(map[string]any)
 				for p := range plugins {
-					if p != "argoproj-labs/gatewayAPI" {
+					if p != trafficrouting.GatewayAPIPlugin {
 						notes = append(notes, fmt.Sprintf("spec.strategy.canary.trafficRouting.plugins.%s: Ramp has no plugin routers; the rollout will be InvalidSpec", p))
 					}
 				}
@@ -135,4 +137,23 @@ func metricNotes(spec map[string]any, path string) []string {
 		}
 	}
 	return notes
+}
+
+// builtInPlugin rewrites the Gateway API plugin's configuration to Ramp's
+// built-in gatewayAPI block, which takes the same fields.
+func builtInPlugin(tr map[string]any) []string {
+	plugins, _ := tr["plugins"].(map[string]any)
+	cfg, ok := plugins[trafficrouting.GatewayAPIPlugin]
+	if !ok {
+		return nil
+	}
+	if _, both := tr["gatewayAPI"]; both {
+		return []string{"spec.strategy.canary.trafficRouting.plugins." + trafficrouting.GatewayAPIPlugin + ": gatewayAPI is set too; keep one of them"}
+	}
+	tr["gatewayAPI"] = cfg
+	delete(plugins, trafficrouting.GatewayAPIPlugin)
+	if len(plugins) == 0 {
+		delete(tr, "plugins")
+	}
+	return nil
 }

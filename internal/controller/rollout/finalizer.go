@@ -133,6 +133,8 @@ func (r *Reconciler) resetRouters(ctx context.Context, ro *v1alpha1.Rollout) err
 	if !routed(ro) {
 		return nil
 	}
+	ro = ro.DeepCopy()
+	_ = resolvePlugins(ro) // a record made before the plugin form was resolved
 	routers, err := r.routers().Routers(ctx, ro)
 	if trafficrouting.IsSpecError(err) {
 		return nil

@@ -96,6 +96,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		r.written.Delete(req.NamespacedName)
 		return reconcile.Result{}, nil
 	}
+	// The Gateway API plugin's configuration runs with the built-in
+	// router: from here on the rollout is read as if it said gatewayAPI.
+	// The spec is never written back, so the user's form stays.
+	pluginErr := resolvePlugins(ro)
 	if ro.DeletionTimestamp != nil {
 		return requeueOnConflict(r.finalize(ctx, ro))
 	}
@@ -108,7 +112,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		// watch event brings us back.
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
-	s := &syncer{r: r, ro: ro, now: r.Clock.Now(), status: ro.Status.DeepCopy()}
+	s := &syncer{r: r, ro: ro, now: r.Clock.Now(), status: ro.Status.DeepCopy(), pluginErr: pluginErr}
 	err := s.stopOn(s.sync(ctx))
 	if perr := r.patchStatus(ctx, ro, s); perr != nil && err == nil {
 		err = perr
@@ -140,6 +144,8 @@ type syncer struct {
 	ro     *v1alpha1.Rollout
 	now    time.Time
 	status *v1alpha1.RolloutStatus
+	// pluginErr is why a plugin configuration could not be resolved.
+	pluginErr error
 
 	// Filled by snapshot.
 	hash     string
@@ -245,6 +251,9 @@ func (s *syncer) event(eventType, reason, format string, args ...any) {
 }
 
 func (s *syncer) sync(ctx context.Context) error {
+	if s.pluginErr != nil {
+		return invalidSpec(s.pluginErr.Error())
+	}
 	if errs := validation.Rollout(s.ro); len(errs) > 0 {
 		return invalidSpec(errs.ToAggregate().Error())
 	}
@@ -322,4 +331,13 @@ func olderThan(a, b string) bool {
 	x, errA := strconv.ParseUint(a, 10, 64)
 	y, errB := strconv.ParseUint(b, 10, 64)
 	return errA == nil && errB == nil && x < y
+}
+
+// resolvePlugins resolves ro's plugin configurations that Ramp runs with a
+// built-in router (trafficrouting.ResolvePlugins), in place.
+func resolvePlugins(ro *v1alpha1.Rollout) error {
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		return trafficrouting.ResolvePlugins(c.TrafficRouting)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package gatewayapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -37,8 +38,9 @@ func startController(t *testing.T) client.Client {
 }
 
 // canaryRollout creates the Services and a Healthy canary rollout through
-// the fixture's HTTPRoute: setWeight 30, a header route, a pause.
-func canaryRollout(t *testing.T, f *fixture, cl client.Client) *v1alpha1.Rollout {
+// the fixture's HTTPRoute: setWeight 30, a header route, a pause. form,
+// when set, rewrites its trafficRouting (the plugin form).
+func canaryRollout(t *testing.T, f *fixture, cl client.Client, form ...func(*v1alpha1.RolloutTrafficRouting)) *v1alpha1.Rollout {
 	t.Helper()
 	for _, name := range []string{"web-stable", "web-canary"} {
 		if err := cl.Create(t.Context(), &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
@@ -56,6 +58,9 @@ func canaryRollout(t *testing.T, f *fixture, cl client.Client) *v1alpha1.Rollout
 	c := ro.Spec.Strategy.Canary
 	c.ScaleDownDelaySeconds = ptr.To[int32](0)
 	c.TrafficRouting.ManagedRoutes = []v1alpha1.MangedRoutes{{Name: "beta"}}
+	for _, f := range form {
+		f(c.TrafficRouting)
+	}
 	c.Steps = []v1alpha1.CanaryStep{
 		{SetWeight: ptr.To[int32](30)},
 		{SetHeaderRoute: &v1alpha1.SetHeaderRoute{Name: "beta", Match: []v1alpha1.HeaderRoutingMatch{{HeaderName: "x-beta", HeaderValue: &v1alpha1.StringMatch{Exact: "on"}}}}},
@@ -133,6 +138,36 @@ func TestCanaryThroughAnHTTPRoute(t *testing.T) {
 	eventually(t, "the missing route reported", func() (bool, string) {
 		r := get(t, cl, ro)
 		return r.Status.Phase == v1alpha1.RolloutPhaseDegraded && strings.Contains(r.Status.Message, `HTTPRoute "web" not found`), r.Status.Message
+	})
+}
+
+// The form Argo Rollouts users have, trafficRouting.plugins
+// ["argoproj-labs/gatewayAPI"], runs with the built-in router: the same
+// weights and header rule in the route; the spec keeps the user's form. A
+// plugin configuration the router cannot take is InvalidSpec naming the
+// field.
+func TestCanaryThroughThePluginForm(t *testing.T) {
+	f := newFixture(t).(*fixture)
+	cl := startController(t)
+	ro := canaryRollout(t, f, cl, func(tr *v1alpha1.RolloutTrafficRouting) {
+		tr.GatewayAPI = nil
+		tr.Plugins = map[string]json.RawMessage{"argoproj-labs/gatewayAPI": json.RawMessage(`{"httpRoute":"web","namespace":"` + f.ns + `"}`)}
+	})
+	setImage(t, cl, ro, "example/web:2")
+	pausedWithTheHeaderRule(t, f, cl, ro)
+	if r := get(t, cl, ro); r.Spec.Strategy.Canary.TrafficRouting.GatewayAPI != nil || len(r.Spec.Strategy.Canary.TrafficRouting.Plugins) != 1 {
+		t.Fatalf("the spec was rewritten: %+v", r.Spec.Strategy.Canary.TrafficRouting)
+	}
+
+	bad := get(t, cl, ro)
+	patch := client.MergeFrom(bad.DeepCopy())
+	bad.Spec.Strategy.Canary.TrafficRouting.Plugins["argoproj-labs/gatewayAPI"] = json.RawMessage(`{"httpRoute":"web","inProgressLabelKey":"x"}`)
+	if err := cl.Patch(t.Context(), bad, patch); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "InvalidSpec naming the field", func() (bool, string) {
+		r := get(t, cl, ro)
+		return r.Status.Phase == v1alpha1.RolloutPhaseDegraded && strings.Contains(r.Status.Message, `plugins.argoproj-labs/gatewayAPI: json: unknown field "inProgressLabelKey"`), r.Status.Message
 	})
 }
 
