@@ -218,3 +218,47 @@ func TestInconclusiveAnalysisPausesUntilPromoted(t *testing.T) {
 		t.Fatalf("not promoted past the inconclusive run: %+v", ro.Status)
 	}
 }
+
+// A blue/green rollback to a revision within rollbackWindow switches at
+// once: no pre- or post-promotion analysis, no pause.
+func TestBlueGreenRollbackWindowSkipsAnalysisAndPause(t *testing.T) {
+	e := newEnv(t)
+	e.template("rate")
+	e.service("rbw-active", "rbw")
+	e.service("rbw-preview", "rbw")
+	ro := analysisRollout("rbw", true, true)
+	ro.Spec.Strategy.BlueGreen.AutoPromotionEnabled = ptr.To(false)
+	ro.Spec.RollbackWindow = &v1alpha1.RollbackWindowSpec{Revisions: 1}
+	e.create(ro)
+	v1 := e.waitPhase("rbw", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+
+	e.setImage("rbw", "example/rbw:2")
+	e.eventually(30*time.Second, "the new version", func() (bool, string) {
+		ro = e.rollout("rbw")
+		return ro.Status.CurrentPodHash != v1, ro.Status.CurrentPodHash
+	})
+	v2 := ro.Status.CurrentPodHash
+	e.finish(e.run("rbw-"+v2+"-pre"), v1alpha1.AnalysisPhaseSuccessful)
+	e.waitPhase("rbw", v1alpha1.RolloutPhasePaused, 30*time.Second)
+	e.promote("rbw")
+	e.finish(e.run("rbw-"+v2+"-post"), v1alpha1.AnalysisPhaseSuccessful)
+	e.waitPhase("rbw", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	e.eventually(30*time.Second, "v1 scaled down", func() (bool, string) {
+		got := e.replicaSets("rbw")
+		return got[v1] == [2]int32{0, 0}, fmt.Sprint(got)
+	})
+	paused := strings.Count(strings.Join(e.events("rbw"), ","), v1alpha1.ReasonRolloutPaused)
+
+	e.setImage("rbw", "example/rbw:1")
+	ro = e.waitPhase("rbw", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if ro.Status.StableRS != v1 || e.selector("rbw-active") != v1 {
+		t.Fatalf("not rolled back to %s: stable %s, active %s", v1, ro.Status.StableRS, e.selector("rbw-active"))
+	}
+	var runs v1alpha1.AnalysisRunList
+	if err := cl.List(e.ctx, &runs, client.InNamespace(e.ns)); err != nil || len(runs.Items) != 2 {
+		t.Errorf("AnalysisRuns %d (%v): want only the update's two", len(runs.Items), err)
+	}
+	if got := strings.Count(strings.Join(e.events("rbw"), ","), v1alpha1.ReasonRolloutPaused); got != paused {
+		t.Errorf("the rollback paused: %v", e.events("rbw"))
+	}
+}

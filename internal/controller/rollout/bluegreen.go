@@ -214,7 +214,7 @@ func (b *blueGreenRun) beforeSwitch(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	analysed := true
-	if pre := b.bg.PrePromotionAnalysis; pre != nil && !b.status.PromoteFull {
+	if pre := b.bg.PrePromotionAnalysis; pre != nil && !b.skipChecks() {
 		run, err := b.analysis(ctx, v1alpha1.RolloutTypePrePromotionLabel, "pre", pre)
 		if err != nil || run == nil {
 			return false, err
@@ -224,6 +224,9 @@ func (b *blueGreenRun) beforeSwitch(ctx context.Context) (bool, error) {
 		if b.status.Abort {
 			return false, b.abortBlueGreen(ctx, b.bg)
 		}
+	}
+	if b.rollbackWithinWindow() {
+		return analysed, nil
 	}
 	waiting := b.blueGreenPause(b.bg)
 	return analysed && !waiting, nil
@@ -240,7 +243,7 @@ func (b *blueGreenRun) switchOver(ctx context.Context) error {
 	if !replicaset.Available(b.newRS, b.replicas) {
 		return nil
 	}
-	if post := b.bg.PostPromotionAnalysis; post != nil && !b.status.PromoteFull {
+	if post := b.bg.PostPromotionAnalysis; post != nil && !b.skipChecks() {
 		if err := b.switchService(ctx, b.active, b.hash); err != nil {
 			return err
 		}
@@ -269,6 +272,13 @@ func (b *blueGreenRun) switchOver(ctx context.Context) error {
 	return b.promote(ctx, b.active, v1alpha1.CompletionPromoted)
 }
 
+// skipChecks reports whether the update goes straight to the switch, with
+// no analysis and no pause: promoted in full, or a rollback within
+// rollbackWindow.
+func (b *blueGreenRun) skipChecks() bool {
+	return b.status.PromoteFull || b.rollbackWithinWindow()
+}
+
 // promotedUnrecorded is the ReplicaSet, neither the recorded stable one
 // nor the newest, that the active Service selects, when only a promotion
 // can have switched it there: without post-promotion analysis (which
@@ -284,6 +294,18 @@ func (s *syncer) promotedUnrecorded(active *corev1.Service) *appsv1.ReplicaSet {
 		return nil
 	}
 	return rs
+}
+
+// rollbackWithinWindow reports whether the new template is a revision
+// within rollbackWindow of the stable one: a rollback to it skips the
+// steps, the analyses and the pauses, as a full promotion does.
+func (s *syncer) rollbackWithinWindow() bool {
+	w := s.ro.Spec.RollbackWindow
+	if w == nil || w.Revisions <= 0 || s.newRS == nil || s.stableRS == nil {
+		return false
+	}
+	newRev, stableRev := replicaset.Revision(s.newRS), replicaset.Revision(s.stableRS)
+	return newRev < stableRev && stableRev-newRev <= int64(w.Revisions)
 }
 
 // fastRollback reports whether the new ReplicaSet is an older version still

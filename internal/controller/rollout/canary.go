@@ -214,7 +214,7 @@ func (k *canaryRun) update(ctx context.Context) error {
 		// promotion goes on, never back (docs/controller.md).
 		return k.promote(ctx, k.completion())
 	}
-	if k.status.PromoteFull || k.fastTrack() {
+	if k.status.PromoteFull || k.rollbackWithinWindow() {
 		k.setIndex(k.done())
 	}
 	if k.status.CurrentStepIndex == nil {
@@ -307,17 +307,6 @@ func (k *canaryRun) describeStep(idx int32) string {
 		return fmt.Sprintf("step %d/%d: steps done, scaling the new version up", k.done(), k.done())
 	}
 	return fmt.Sprintf("step %d/%d: %s", idx, k.done(), canary.Describe(k.steps[idx]))
-}
-
-// fastTrack reports whether the new template is a revision within
-// rollbackWindow of the stable one: a rollback to it skips the steps.
-func (k *canaryRun) fastTrack() bool {
-	w := k.ro.Spec.RollbackWindow
-	if w == nil || w.Revisions <= 0 {
-		return false
-	}
-	newRev, stableRev := replicaset.Revision(k.newRS), replicaset.Revision(k.stableRS)
-	return newRev < stableRev && stableRev-newRev <= int64(w.Revisions)
 }
 
 // reconcileSizes sizes the ReplicaSets for the step, points the Services and
