@@ -117,24 +117,37 @@ type RolloutSpec struct {
 }
 
 // ObjectRef names a workload whose pod template a Rollout uses.
+// +kubebuilder:validation:XValidation:rule="!has(self.apiVersion) || !has(self.kind) || (self.kind == 'PodTemplate') == (self.apiVersion == 'v1')",message="spec.workloadRef.apiVersion must be apps/v1 for a Deployment or a ReplicaSet and v1 for a PodTemplate"
+// +kubebuilder:validation:XValidation:rule="!has(self.kind) || self.kind != 'PodTemplate' || !has(self.scaleDown) || self.scaleDown == 'never'",message="spec.workloadRef.scaleDown: a PodTemplate runs no pods to scale down; only never"
 type ObjectRef struct {
-	// APIVersion of the referenced workload, for example apps/v1.
+	// APIVersion of the referenced workload: apps/v1 for a Deployment or
+	// a ReplicaSet, v1 for a PodTemplate.
 	// +optional
+	// +kubebuilder:validation:Enum=apps/v1;v1
 	APIVersion string `json:"apiVersion,omitempty"`
-	// Kind of the referenced workload. Only Deployment is supported.
+	// Kind of the referenced workload: Deployment (the default), ReplicaSet
+	// or PodTemplate.
 	// +optional
-	// +kubebuilder:validation:Enum=Deployment
+	// +kubebuilder:validation:Enum=Deployment;ReplicaSet;PodTemplate
 	Kind string `json:"kind,omitempty"`
 	// Name of the referenced workload, in the rollout's namespace.
 	// +optional
 	Name string `json:"name,omitempty"`
-	// ScaleDown says how the referenced Deployment is scaled down once the
-	// Rollout runs its pods: never (the default), onsuccess (once the Rollout
-	// is healthy) or progressively (as the Rollout's pods become available).
+	// ScaleDown says how the referenced Deployment or ReplicaSet is scaled
+	// down once the Rollout runs its pods: never (the default), onsuccess
+	// (once the Rollout is healthy) or progressively (as the Rollout's pods
+	// become available). A PodTemplate runs no pods: only never.
 	// +optional
 	// +kubebuilder:validation:Enum=never;onsuccess;progressively
 	ScaleDown string `json:"scaleDown,omitempty"`
 }
+
+// Values of ObjectRef.Kind.
+const (
+	WorkloadKindDeployment  = "Deployment"
+	WorkloadKindReplicaSet  = "ReplicaSet"
+	WorkloadKindPodTemplate = "PodTemplate"
+)
 
 // Values of ObjectRef.ScaleDown.
 const (

@@ -186,6 +186,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			&appsv1.ReplicaSet{}:    ownedOnly,
 			&corev1.Pod{}:           ownedOnly,
 			&appsv1.Deployment{}:    {Label: labels.NewSelector().Add(*referenced)},
+			&corev1.PodTemplate{}:   {Label: labels.NewSelector().Add(*referenced)},
 			&corev1.Service{}:       {Label: managed},
 			&batchv1.Job{}:          {Label: labels.NewSelector().Add(*measured)},
 			&v1alpha1.Rollout{}:     {Label: instance},
@@ -237,6 +238,31 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	return mgr, nil
 }
 
+// referencedReplicaSets is a cache of the ReplicaSets that workloadRefs
+// name (labelled ramp.dev/workload-ref), started with the manager: the
+// manager's cache holds only Ramp's own ReplicaSets, and one cache holds
+// one label selection per kind.
+func referencedReplicaSets(mgr ctrl.Manager, opts Options) (cache.Cache, error) {
+	referenced, err := labels.NewRequirement(rollout.WorkloadRefLabel, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
+	cacheOpts := cache.Options{
+		Scheme:           mgr.GetScheme(),
+		Mapper:           mgr.GetRESTMapper(),
+		ByObject:         map[client.Object]cache.ByObject{&appsv1.ReplicaSet{}: {Label: labels.NewSelector().Add(*referenced)}},
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
+	if opts.Namespace != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{opts.Namespace: {}}
+	}
+	c, err := cache.New(mgr.GetConfig(), cacheOpts)
+	if err != nil {
+		return nil, fmt.Errorf("creating the cache of referenced ReplicaSets: %w", err)
+	}
+	return c, mgr.Add(c)
+}
+
 // instanceSelector selects the objects of one controller instance: those
 // labelled with its id, or, without an id, those without the label. The
 // API server filters, so other instances' objects never reach the cache.
@@ -277,9 +303,14 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
+	referencedRSs, err := referencedReplicaSets(mgr, opts)
+	if err != nil {
+		return err
+	}
 	r := &rollout.Reconciler{
-		Client:     mgr.GetClient(),
-		APIReader:  mgr.GetAPIReader(),
+		Client:                mgr.GetClient(),
+		APIReader:             mgr.GetAPIReader(),
+		ReferencedReplicaSets: referencedRSs,
 		Events:     mgr.GetEventRecorder("ramp-controller"),
 		Clock:      clk,
 		InstanceID: opts.InstanceID,

@@ -2,6 +2,7 @@ package validation
 
 import (
 	"fmt"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -55,13 +56,21 @@ func podSource(spec *v1alpha1.RolloutSpec, path *field.Path) field.ErrorList {
 			errs = append(errs, field.Forbidden(path.Child("template"), "template and workloadRef are mutually exclusive"))
 		}
 		if ref.Name == "" {
-			errs = append(errs, field.Required(p.Child("name"), "the name of a Deployment"))
+			errs = append(errs, field.Required(p.Child("name"), "the name of a Deployment, ReplicaSet or PodTemplate"))
 		}
-		if ref.Kind != "" && ref.Kind != "Deployment" {
-			errs = append(errs, field.NotSupported(p.Child("kind"), ref.Kind, []string{"Deployment"}))
+		kinds := []string{v1alpha1.WorkloadKindDeployment, v1alpha1.WorkloadKindReplicaSet, v1alpha1.WorkloadKindPodTemplate}
+		if ref.Kind != "" && !slices.Contains(kinds, ref.Kind) {
+			errs = append(errs, field.NotSupported(p.Child("kind"), ref.Kind, kinds))
 		}
-		if ref.APIVersion != "" && ref.APIVersion != "apps/v1" {
-			errs = append(errs, field.NotSupported(p.Child("apiVersion"), ref.APIVersion, []string{"apps/v1"}))
+		wantVersion := "apps/v1"
+		if ref.Kind == v1alpha1.WorkloadKindPodTemplate {
+			wantVersion = "v1"
+		}
+		if ref.APIVersion != "" && ref.APIVersion != wantVersion {
+			errs = append(errs, field.Invalid(p.Child("apiVersion"), ref.APIVersion, "must be apps/v1 for a Deployment or a ReplicaSet and v1 for a PodTemplate"))
+		}
+		if ref.Kind == v1alpha1.WorkloadKindPodTemplate && ref.ScaleDown != "" && ref.ScaleDown != v1alpha1.ScaleDownNever {
+			errs = append(errs, field.Invalid(p.Child("scaleDown"), ref.ScaleDown, "a PodTemplate runs no pods to scale down; only never"))
 		}
 		switch ref.ScaleDown {
 		case "", v1alpha1.ScaleDownNever, v1alpha1.ScaleDownOnSuccess, v1alpha1.ScaleDownProgressively:

@@ -10,7 +10,8 @@ package rollout
 // +kubebuilder:rbac:groups=ramp.dev,resources=rollouts/finalizers,verbs=update
 // +kubebuilder:rbac:groups=ramp.dev,resources=analysisruns,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=ramp.dev,resources=analysistemplates;clusteranalysistemplates,verbs=list;watch
-// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=podtemplates,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch;patch
 // +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -27,9 +28,13 @@ import (
 type Reconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
 	Client ctrl.Client
-	// APIReader reads past the cache: a workloadRef Deployment or a Service
+	// APIReader reads past the cache: a workloadRef's workload or a Service
 	// before the controller has labelled it (and so caches it).
 	APIReader ctrl.Reader
+	// ReferencedReplicaSets caches the ReplicaSets that workloadRefs name
+	// (labelled ramp.dev/workload-ref): the manager's cache holds only
+	// Ramp's own. Nil reads them through APIReader, with no watch.
+	ReferencedReplicaSets cache.Cache
 	// Events records Kubernetes events about rollouts.
 	Events events.EventRecorder
 	// Clock tells the time of pauses and delays.
@@ -257,16 +262,16 @@ func (s *syncer) sync(ctx context.Context) error {
 	if errs := validation.Rollout(s.ro); len(errs) > 0 {
 		return invalidSpec(errs.ToAggregate().Error())
 	}
-	var workload *appsv1.Deployment
+	var wl *workload
 	if s.ro.Spec.WorkloadRef != nil {
 		var err error
-		if workload, err = s.resolveWorkload(ctx); err != nil {
+		if wl, err = s.resolveWorkload(ctx); err != nil {
 			return err
 		}
 		resolved := s.ro.Spec.DeepCopy()
 		resolved.WorkloadRef = nil
 		if errs := validation.RolloutSpec(resolved, field.NewPath("spec")); len(errs) > 0 {
-			return invalidSpec("spec.workloadRef: Deployment " + s.ro.Spec.WorkloadRef.Name + ": " + errs.ToAggregate().Error())
+			return invalidSpec("spec.workloadRef: " + wl.kind() + " " + s.ro.Spec.WorkloadRef.Name + ": " + errs.ToAggregate().Error())
 		}
 	}
 	if err := s.snapshot(ctx); err != nil {
@@ -290,7 +295,7 @@ func (s *syncer) sync(ctx context.Context) error {
 	if err := s.syncRestart(ctx); err != nil {
 		return err
 	}
-	if err := s.scaleWorkload(ctx, workload); err != nil {
+	if err := s.scaleWorkload(ctx, wl); err != nil {
 		return err
 	}
 	return s.diagnose(ctx)

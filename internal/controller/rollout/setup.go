@@ -14,10 +14,23 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/replicaset"
 )
+
+// workloadIndex indexes Rollouts by the workload their workloadRef names
+// (workloadKey).
+const workloadIndex = ".spec.workloadRef"
+
+// workloadKey is a workloadRef's kind (Deployment by default) and name.
+func workloadKey(kind, name string) string {
+	if kind == "" {
+		kind = v1alpha1.WorkloadKindDeployment
+	}
+	return kind + "/" + name
+}
 
 // hashIndex indexes pods and AnalysisRuns by their pod-template hash label.
 const hashIndex = ".metadata.labels.hash"
@@ -49,7 +62,32 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return err
 		}
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	// A workload may be named by several Rollouts: each is told of its
+	// changes.
+	err = mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, workloadIndex, func(obj client.Object) []string {
+		if ref := obj.(*v1alpha1.Rollout).Spec.WorkloadRef; ref != nil {
+			return []string{workloadKey(ref.Kind, ref.Name)}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	toRollouts := func(kind string) handler.MapFunc {
+		return func(ctx context.Context, obj client.Object) []reconcile.Request {
+			var list v1alpha1.RolloutList
+			err := mgr.GetClient().List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{workloadIndex: workloadKey(kind, obj.GetName())})
+			if err != nil {
+				return nil
+			}
+			reqs := make([]reconcile.Request, 0, len(list.Items))
+			for _, ro := range list.Items {
+				reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}})
+			}
+			return reqs
+		}
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("rollout").
 		WithOptions(controller.Options{SkipNameValidation: ptr.To(r.SkipNameValidation), MaxConcurrentReconciles: r.Workers}).
 		For(&v1alpha1.Rollout{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(obj client.Object) bool {
@@ -57,19 +95,20 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}))).
 		Owns(&appsv1.ReplicaSet{}).
 		Owns(&v1alpha1.AnalysisRun{}).
-		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
-			name := obj.GetLabels()[WorkloadRefLabel]
-			if name == "" {
-				return nil
-			}
-			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
-		})).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(toRollouts(v1alpha1.WorkloadKindDeployment))).
+		Watches(&corev1.PodTemplate{}, handler.EnqueueRequestsFromMapFunc(toRollouts(v1alpha1.WorkloadKindPodTemplate))).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
 			name := obj.GetAnnotations()[v1alpha1.ManagedByRolloutsKey]
 			if name == "" {
 				return nil
 			}
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
-		})).
-		Complete(r)
+		}))
+	if r.ReferencedReplicaSets != nil {
+		b = b.WatchesRawSource(source.Kind(r.ReferencedReplicaSets, &appsv1.ReplicaSet{},
+			handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, rs *appsv1.ReplicaSet) []reconcile.Request {
+				return toRollouts(v1alpha1.WorkloadKindReplicaSet)(ctx, rs)
+			})))
+	}
+	return b.Complete(r)
 }
