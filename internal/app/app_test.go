@@ -20,7 +20,7 @@ import (
 )
 
 // The manager's caches hold Ramp's ReplicaSets, pods, referenced
-// Deployments and managed Services, and none of the others in the cluster.
+// Deployments and PodTemplates, and managed Services, and none of the others in the cluster.
 func TestCachesHoldOnlyWhatRampOwns(t *testing.T) {
 	c, err := cluster.Start(t.Context(), cluster.Options{})
 	if err != nil {
@@ -45,6 +45,8 @@ func TestCachesHoldOnlyWhatRampOwns(t *testing.T) {
 		&appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "ours", Labels: ramp}, Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](0), Selector: selector, Template: template}},
 		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "theirs"}, Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](0), Selector: selector, Template: template}},
 		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "ours", Labels: map[string]string{rollout.WorkloadRefLabel: "r"}}, Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](0), Selector: selector, Template: template}},
+		&corev1.PodTemplate{ObjectMeta: metav1.ObjectMeta{Name: "theirs"}, Template: template},
+		&corev1.PodTemplate{ObjectMeta: metav1.ObjectMeta{Name: "ours", Labels: map[string]string{rollout.WorkloadRefLabel: "r"}}, Template: template},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "theirs"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "ours", Labels: map[string]string{v1alpha1.ManagedLabelKey: "true"}}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}},
 	}
@@ -69,7 +71,7 @@ func TestCachesHoldOnlyWhatRampOwns(t *testing.T) {
 		t.Fatal("the cache did not start")
 	}
 
-	for _, list := range []client.ObjectList{&corev1.PodList{}, &appsv1.ReplicaSetList{}, &appsv1.DeploymentList{}, &corev1.ServiceList{}} {
+	for _, list := range []client.ObjectList{&corev1.PodList{}, &appsv1.ReplicaSetList{}, &appsv1.DeploymentList{}, &corev1.PodTemplateList{}, &corev1.ServiceList{}} {
 		if err := mgr.GetCache().List(syncCtx, list, client.InNamespace("default")); err != nil {
 			t.Fatal(err)
 		}
