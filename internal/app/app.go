@@ -311,11 +311,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Client:                mgr.GetClient(),
 		APIReader:             mgr.GetAPIReader(),
 		ReferencedReplicaSets: referencedRSs,
-		Events:     mgr.GetEventRecorder("ramp-controller"),
-		Clock:      clk,
-		InstanceID: opts.InstanceID,
-		Routers:    routers(mgr, opts, verifier),
-		Targets:    targets(mgr, opts, verifier),
+		Events:                mgr.GetEventRecorder("ramp-controller"),
+		Clock:                 clk,
+		InstanceID:            opts.InstanceID,
+		Routers:               routers(mgr, opts, verifier),
+		Targets:               targets(mgr, opts, verifier),
 
 		VerifyRetry: opts.AWS.VerifyInterval,
 
