@@ -182,8 +182,13 @@ func stepCommand(e *env, use, short string, stepBound func() bool, change func(c
 }
 
 func newPromoteCommand(e *env) *cobra.Command {
-	var full bool
-	cmd := stepCommand(e, "promote", "End the current pause or step (--full: skip every remaining step, pause and analysis)", func() bool { return !full }, func(_ *cobra.Command, ro *v1alpha1.Rollout) (string, error) {
+	var full, skipCurrent, skipAll bool
+	cmd := stepCommand(e, "promote", "End the current pause or step (--full: skip every remaining step, pause and analysis)", func() bool { return !full && !skipAll }, func(_ *cobra.Command, ro *v1alpha1.Rollout) (string, error) {
+		if skipCurrent || skipAll {
+			if err := skippable(ro, full, skipCurrent, skipAll); err != nil {
+				return "", err
+			}
+		}
 		if !updating(ro) && !paused(ro) {
 			return "", fmt.Errorf("rollout %q is %s with no update in progress: nothing to promote", ro.Name, phase(ro))
 		}
@@ -196,12 +201,20 @@ func newPromoteCommand(e *env) *cobra.Command {
 			ro.Status.PauseConditions = nil
 			return fmt.Sprintf("rollout %q fully promoted", ro.Name), nil
 		}
-		if paused(ro) {
+		c := ro.Spec.Strategy.Canary
+		if skipAll {
+			// Argo's --skip-all-steps: past the last step; the analyses
+			// still running keep their say, unlike --full.
+			ro.Spec.Paused = false
+			ro.Status.PauseConditions = nil
+			ro.Status.CurrentStepIndex = ptr.To(int32(len(c.Steps)))
+			return fmt.Sprintf("rollout %q promoted: every remaining step skipped", ro.Name), nil
+		}
+		if paused(ro) && !skipCurrent {
 			ro.Spec.Paused = false
 			ro.Status.PauseConditions = nil
 			return fmt.Sprintf("rollout %q promoted: the pause ends", ro.Name), nil
 		}
-		c := ro.Spec.Strategy.Canary
 		if c == nil {
 			return "", fmt.Errorf("rollout %q is not paused: nothing to promote (use --full to skip the analysis and switch now)", ro.Name)
 		}
@@ -209,11 +222,29 @@ func newPromoteCommand(e *env) *cobra.Command {
 		if int(idx) >= len(c.Steps) {
 			return "", fmt.Errorf("rollout %q has finished its steps: nothing to promote", ro.Name)
 		}
+		ro.Spec.Paused = false
+		ro.Status.PauseConditions = nil
 		ro.Status.CurrentStepIndex = ptr.To(idx + 1)
 		return fmt.Sprintf("rollout %q promoted: step %d/%d skipped", ro.Name, idx, len(c.Steps)), nil
 	})
 	cmd.Flags().BoolVar(&full, "full", false, "skip every remaining step, pause and analysis")
+	cmd.Flags().BoolVarP(&skipCurrent, "skip-current-step", "c", false, "canary: go to the next step, whatever the current one waits for (Argo's flag)")
+	cmd.Flags().BoolVarP(&skipAll, "skip-all-steps", "a", false, "canary: go past the last step (Argo's flag; unlike --full, a running background analysis still counts)")
 	return cmd
+}
+
+// skippable refuses the step-skipping flags where Argo's plugin does: on
+// blue/green, on a canary without steps, and together with one another.
+func skippable(ro *v1alpha1.Rollout, full, skipCurrent, skipAll bool) error {
+	switch {
+	case full || (skipCurrent && skipAll):
+		return errors.New("--full, --skip-current-step and --skip-all-steps exclude one another")
+	case ro.Spec.Strategy.Canary == nil:
+		return fmt.Errorf("rollout %q is blue/green: --skip-current-step and --skip-all-steps are for canary steps", ro.Name)
+	case len(ro.Spec.Strategy.Canary.Steps) == 0:
+		return fmt.Errorf("rollout %q is a canary without steps: there is no step to skip", ro.Name)
+	}
+	return nil
 }
 
 func newAbortCommand(e *env) *cobra.Command {
@@ -230,13 +261,32 @@ func newAbortCommand(e *env) *cobra.Command {
 }
 
 func newRetryCommand(e *env) *cobra.Command {
-	return actionCommand(e, "retry", "Start an aborted update over", func(_ *cobra.Command, ro *v1alpha1.Rollout) (string, error) {
+	retry := func(_ *cobra.Command, ro *v1alpha1.Rollout) (string, error) {
 		if !ro.Status.Abort {
 			return "", fmt.Errorf("rollout %q is not aborted: nothing to retry", ro.Name)
 		}
 		ro.Status.Abort = false
 		return fmt.Sprintf("rollout %q retried", ro.Name), nil
-	})
+	}
+	cmd := actionCommand(e, "retry", "Start an aborted update over (also: retry rollout NAME, as Argo's plugin)", retry)
+	cmd.Use = "retry [rollout] NAME"
+	sub := actionCommand(e, "rollout", "Start an aborted update over", retry)
+	sub.Aliases = []string{"rollouts", "ro"}
+	cmd.AddCommand(sub, noExperiments("experiment NAME", "Retry an Experiment"))
+	return cmd
+}
+
+// noExperiments is an Argo command on Experiments, which Ramp does not run
+// yet: it says so instead of "unknown command".
+func noExperiments(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:     use,
+		Aliases: []string{"experiments", "exp"},
+		Short:   short + " (Ramp does not run Experiments yet)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return fmt.Errorf("%s: Ramp does not run Experiments yet (the Experiment kind is accepted, but no controller acts on it)", cmd.CommandPath())
+		},
+	}
 }
 
 func newPauseCommand(e *env) *cobra.Command {
@@ -272,7 +322,7 @@ func newRestartCommand(e *env) *cobra.Command {
 		}
 		return fmt.Sprintf("rollout %q restarts at %s", ro.Name, at.UTC().Format(time.RFC3339)), nil
 	})
-	cmd.Flags().DurationVar(&in, "in", 0, "restart after this long (e.g. 1h)")
+	cmd.Flags().DurationVarP(&in, "in", "i", 0, "restart after this long (e.g. 1h)")
 	return cmd
 }
 
@@ -288,14 +338,14 @@ func newUndoCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.act(cmd.Context(), args[0], func(ro *v1alpha1.Rollout) (string, error) {
+			return e.editTemplate(cmd.Context(), args[0], func(ro *v1alpha1.Rollout, tpl *corev1.PodTemplateSpec) (string, error) {
 				rs, n, err := undoTarget(info, to)
 				if err != nil {
 					return "", err
 				}
-				tpl := rs.Spec.Template.DeepCopy()
-				delete(tpl.Labels, v1alpha1.DefaultRolloutUniqueLabelKey)
-				ro.Spec.Template = *tpl
+				back := rs.Spec.Template.DeepCopy()
+				delete(back.Labels, v1alpha1.DefaultRolloutUniqueLabelKey)
+				*tpl = *back
 				return fmt.Sprintf("rollout %q rolled back to revision %d", ro.Name, n), nil
 			})
 		},
@@ -338,14 +388,14 @@ func newSetCommand(e *env) *cobra.Command {
 		Args:              cobra.MinimumNArgs(2),
 		ValidArgsFunction: e.completeRollouts,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.act(cmd.Context(), args[0], func(ro *v1alpha1.Rollout) (string, error) {
+			return e.editTemplate(cmd.Context(), args[0], func(ro *v1alpha1.Rollout, tpl *corev1.PodTemplateSpec) (string, error) {
 				var done []string
 				for _, kv := range args[1:] {
 					name, img, ok := strings.Cut(kv, "=")
 					if !ok || name == "" || img == "" {
 						return "", fmt.Errorf("%q: expected CONTAINER=IMAGE", kv)
 					}
-					if !setImage(&ro.Spec.Template.Spec, name, img) {
+					if !setImage(&tpl.Spec, name, img) {
 						return "", fmt.Errorf("rollout %q has no container %q", ro.Name, name)
 					}
 					done = append(done, name+"="+img)
@@ -398,6 +448,6 @@ func newTerminateCommand(e *env) *cobra.Command {
 			return err
 		},
 	}
-	term.AddCommand(run)
+	term.AddCommand(run, noExperiments("experiment NAME", "Stop an Experiment"))
 	return term
 }

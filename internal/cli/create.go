@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -10,11 +12,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/analysisrun"
 	"github.com/rampdev/ramp/internal/manifest"
+	"github.com/rampdev/ramp/internal/migrate"
+	"github.com/rampdev/ramp/internal/validation"
 )
 
 func newCreateCommand(e *env) *cobra.Command {
@@ -53,19 +58,33 @@ func newCreateCommand(e *env) *cobra.Command {
 	}
 	create.Flags().StringVarP(&file, "filename", "f", "", "the manifest (YAML or JSON, several documents allowed; - for stdin)")
 
-	var from, name string
+	var from, fromFile, name, generateName, instanceID string
+	var global bool
 	var argv []string
 	run := &cobra.Command{
 		Use:   "analysisrun --from TEMPLATE",
-		Short: "Start an AnalysisRun from an AnalysisTemplate, with --argument name=value",
+		Short: "Start an AnalysisRun from an AnalysisTemplate (--global: a ClusterAnalysisTemplate; --from-file: one in a file), with --argument name=value",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if from == "" {
-				return fmt.Errorf("--from TEMPLATE is required")
+			if (from == "") == (fromFile == "") {
+				return fmt.Errorf("one of --from TEMPLATE or --from-file FILE is required")
+			}
+			if name != "" && generateName != "" {
+				return fmt.Errorf("--name and --generate-name exclude one another")
 			}
 			cl, ns, err := e.clientIn()
 			if err != nil {
 				return err
+			}
+			var reader client.Reader = cl
+			if fromFile != "" {
+				t, err := templateFromFile(fromFile)
+				if err != nil {
+					return err
+				}
+				from = t.GetName()
+				_, global = t.(*v1alpha1.ClusterAnalysisTemplate)
+				reader = fileTemplate{Reader: cl, template: t}
 			}
 			var args []v1alpha1.Argument
 			for _, kv := range argv {
@@ -75,8 +94,8 @@ func newCreateCommand(e *env) *cobra.Command {
 				}
 				args = append(args, v1alpha1.Argument{Name: k, Value: &v})
 			}
-			refs := []v1alpha1.AnalysisTemplateRef{{TemplateName: from}}
-			declared, err := analysisrun.Spec(cmd.Context(), cl, ns, refs, nil)
+			refs := []v1alpha1.AnalysisTemplateRef{{TemplateName: from, ClusterScope: global}}
+			declared, err := analysisrun.Spec(cmd.Context(), reader, ns, refs, nil)
 			if err != nil {
 				return err
 			}
@@ -91,7 +110,7 @@ func newCreateCommand(e *env) *cobra.Command {
 					}
 				}
 			}
-			spec, err := analysisrun.Spec(cmd.Context(), cl, ns, refs, args)
+			spec, err := analysisrun.Spec(cmd.Context(), reader, ns, refs, args)
 			if err != nil {
 				return err
 			}
@@ -101,10 +120,16 @@ func newCreateCommand(e *env) *cobra.Command {
 				}
 			}
 			run := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Namespace: ns}, Spec: *spec}
-			if name != "" {
+			switch {
+			case name != "":
 				run.Name = name
-			} else {
+			case generateName != "":
+				run.GenerateName = generateName
+			default:
 				run.GenerateName = from + "-"
+			}
+			if instanceID != "" {
+				run.Labels = map[string]string{v1alpha1.InstanceIDLabelKey: instanceID}
 			}
 			if err := cl.Create(cmd.Context(), run); err != nil {
 				return explain(err, "analysisrun", name, ns)
@@ -114,10 +139,77 @@ func newCreateCommand(e *env) *cobra.Command {
 		},
 	}
 	run.Flags().StringVar(&from, "from", "", "the AnalysisTemplate")
+	run.Flags().StringVar(&fromFile, "from-file", "", "an AnalysisTemplate or ClusterAnalysisTemplate in a file (ramp.dev or argoproj.io), instead of --from")
+	run.Flags().BoolVar(&global, "global", false, "--from names a ClusterAnalysisTemplate")
 	run.Flags().StringVar(&name, "name", "", "the run's name (default: the template's, with a random suffix)")
+	run.Flags().StringVar(&generateName, "generate-name", "", "the run's name prefix, with a random suffix")
+	run.Flags().StringVar(&instanceID, "instance-id", "", "label the run for the controller started with this --instance-id")
 	run.Flags().StringArrayVarP(&argv, "argument", "a", nil, "an argument, NAME=VALUE (repeatable)")
 	create.AddCommand(run)
 	return create
+}
+
+// templateFromFile reads the one AnalysisTemplate or
+// ClusterAnalysisTemplate of a file (an Argo Rollouts one is converted).
+func templateFromFile(file string) (client.Object, error) {
+	docs, err := readManifest(file)
+	if err != nil {
+		return nil, err
+	}
+	if len(docs) != 1 {
+		return nil, fmt.Errorf("--from-file %s: want one AnalysisTemplate or ClusterAnalysisTemplate, found %d documents", file, len(docs))
+	}
+	doc := docs[0]
+	migrate.Convert(doc.Object) // an Argo Rollouts template becomes Ramp's
+	var obj client.Object
+	switch doc.Kind() {
+	case "AnalysisTemplate":
+		obj = &v1alpha1.AnalysisTemplate{}
+	case "ClusterAnalysisTemplate":
+		obj = &v1alpha1.ClusterAnalysisTemplate{}
+	default:
+		return nil, fmt.Errorf("--from-file %s: a %s, want an AnalysisTemplate or a ClusterAnalysisTemplate", file, doc.Kind())
+	}
+	b, err := doc.JSON()
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, obj); err != nil {
+		return nil, fmt.Errorf("--from-file %s: %w", file, err)
+	}
+	var errs field.ErrorList
+	switch t := obj.(type) {
+	case *v1alpha1.AnalysisTemplate:
+		errs = validation.AnalysisTemplate(t)
+	case *v1alpha1.ClusterAnalysisTemplate:
+		errs = validation.ClusterAnalysisTemplate(t)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("--from-file %s: %w", file, errs.ToAggregate())
+	}
+	return obj, nil
+}
+
+// fileTemplate serves the template of --from-file to analysisrun.Spec.
+type fileTemplate struct {
+	client.Reader
+	template client.Object
+}
+
+func (f fileTemplate) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	switch dst := obj.(type) {
+	case *v1alpha1.AnalysisTemplate:
+		if src, ok := f.template.(*v1alpha1.AnalysisTemplate); ok && src.Name == key.Name {
+			src.DeepCopyInto(dst)
+			return nil
+		}
+	case *v1alpha1.ClusterAnalysisTemplate:
+		if src, ok := f.template.(*v1alpha1.ClusterAnalysisTemplate); ok && src.Name == key.Name {
+			src.DeepCopyInto(dst)
+			return nil
+		}
+	}
+	return apierrors.NewNotFound(v1alpha1.GroupVersion.WithResource("analysistemplates").GroupResource(), key.Name)
 }
 
 // readManifest reads file (or stdin for "-") into its documents.

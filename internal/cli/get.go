@@ -25,6 +25,7 @@ func newGetCommand(e *env) *cobra.Command {
 	get := &cobra.Command{Use: "get", Short: "Show a rollout or an AnalysisRun"}
 	var output string
 	var watch bool
+	var timeoutSeconds int
 	ro := &cobra.Command{
 		Use:               "rollout NAME",
 		Aliases:           []string{"rollouts", "ro"},
@@ -33,7 +34,13 @@ func newGetCommand(e *env) *cobra.Command {
 		ValidArgsFunction: e.completeRollouts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if watch {
-				return e.watchRollout(cmd.Context(), args[0])
+				ctx := cmd.Context()
+				if timeoutSeconds > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, time.Duration(timeoutSeconds)*time.Second)
+					defer cancel()
+				}
+				return e.watchRollout(ctx, args[0])
 			}
 			info, err := e.info(cmd.Context(), args[0])
 			if err != nil {
@@ -47,6 +54,7 @@ func newGetCommand(e *env) *cobra.Command {
 		},
 	}
 	ro.Flags().BoolVarP(&watch, "watch", "w", false, "redraw on every change until interrupted")
+	ro.Flags().IntVar(&timeoutSeconds, "timeout-seconds", 0, "with --watch: stop watching after this many seconds (0: never)")
 	ro.Flags().StringVarP(&output, "output", "o", "", "json or yaml: the Rollout object")
 	var runOutput string
 	run := &cobra.Command{
@@ -67,7 +75,7 @@ func newGetCommand(e *env) *cobra.Command {
 		},
 	}
 	run.Flags().StringVarP(&runOutput, "output", "o", "", "json or yaml: the AnalysisRun object")
-	get.AddCommand(ro, run)
+	get.AddCommand(ro, run, noExperiments("experiment NAME", "Show an Experiment"))
 	return get
 }
 
@@ -105,6 +113,9 @@ func (e *env) watchRollout(ctx context.Context, name string) error {
 	for {
 		info, err := e.info(ctx, name)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // --timeout-seconds, or interrupted
+			}
 			return err
 		}
 		if st.color {
@@ -168,8 +179,8 @@ func printObject(w io.Writer, format string, obj runtime.Object) error {
 
 func newListCommand(e *env) *cobra.Command {
 	list := &cobra.Command{Use: "list", Short: "List rollouts"}
-	var all bool
-	var output string
+	var all, watch, timestamps bool
+	var output, name string
 	ro := &cobra.Command{
 		Use:     "rollouts",
 		Aliases: []string{"rollout", "ro"},
@@ -188,6 +199,9 @@ func newListCommand(e *env) *cobra.Command {
 				}
 				opts = append(opts, client.InNamespace(ns))
 			}
+			if name != "" {
+				opts = append(opts, client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", name)})
+			}
 			items := &v1alpha1.RolloutList{}
 			if err := cl.List(cmd.Context(), items, opts...); err != nil {
 				return explain(err, "rollouts", "", "")
@@ -201,14 +215,58 @@ func newListCommand(e *env) *cobra.Command {
 				}
 				return printObject(e.out, output, items)
 			}
-			renderList(e.out, items.Items, all, style{color: e.color()})
-			return nil
+			st := style{color: e.color()}
+			renderList(e.out, items.Items, all, st)
+			if !watch {
+				return nil
+			}
+			return e.watchList(cmd.Context(), cl, items.ResourceVersion, opts, all, timestamps, st)
 		},
 	}
 	ro.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list the rollouts of every namespace")
 	ro.Flags().StringVarP(&output, "output", "o", "", "json or yaml: the Rollout objects")
-	list.AddCommand(ro)
+	ro.Flags().StringVar(&name, "name", "", "only the rollout of this name")
+	ro.Flags().BoolVarP(&watch, "watch", "w", false, "then print a rollout's row again each time it changes, until interrupted")
+	ro.Flags().BoolVar(&timestamps, "timestamps", false, "with --watch: begin each changed row with the time")
+	list.AddCommand(ro, noExperiments("experiments", "List Experiments"))
 	return list
+}
+
+// watchList prints a rollout's row each time what the row shows changes.
+func (e *env) watchList(ctx context.Context, cl client.WithWatch, from string, opts []client.ListOption, namespaces, timestamps bool, st style) error {
+	opts = append(opts, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: from}})
+	w, err := cl.Watch(ctx, &v1alpha1.RolloutList{}, opts...)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	last := map[string]string{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return nil
+			}
+			ro, isRollout := ev.Object.(*v1alpha1.Rollout)
+			if !isRollout {
+				continue
+			}
+			var b strings.Builder
+			renderRows(&b, []v1alpha1.Rollout{*ro}, namespaces, st)
+			row := b.String()
+			key := ro.Namespace + "/" + ro.Name
+			if row == last[key] {
+				continue
+			}
+			last[key] = row
+			if timestamps {
+				row = e.now().UTC().Format(time.RFC3339) + "  " + row
+			}
+			fmt.Fprint(e.out, row)
+		}
+	}
 }
 
 func renderList(w io.Writer, items []v1alpha1.Rollout, namespaces bool, st style) {
@@ -217,6 +275,18 @@ func renderList(w io.Writer, items []v1alpha1.Rollout, namespaces bool, st style
 		fmt.Fprint(tw, "NAMESPACE\t")
 	}
 	fmt.Fprintln(tw, "NAME\tSTRATEGY\tSTATUS\tSTEP\tSET-WEIGHT\tREADY\tDESIRED\tUP-TO-DATE\tAVAILABLE")
+	rows(tw, items, namespaces, st)
+	_ = tw.Flush()
+}
+
+// renderRows prints rows without the header (list --watch).
+func renderRows(w io.Writer, items []v1alpha1.Rollout, namespaces bool, st style) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	rows(tw, items, namespaces, st)
+	_ = tw.Flush()
+}
+
+func rows(tw io.Writer, items []v1alpha1.Rollout, namespaces bool, st style) {
 	for i := range items {
 		ro := &items[i]
 		if namespaces {
@@ -235,7 +305,6 @@ func renderList(w io.Writer, items []v1alpha1.Rollout, namespaces bool, st style
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\n", ro.Name, strategy, st.status(phase(ro)), step, weight,
 			ro.Status.ReadyReplicas, ro.Status.Replicas, ro.Spec.GetReplicas(), ro.Status.UpdatedReplicas, ro.Status.AvailableReplicas)
 	}
-	_ = tw.Flush()
 }
 
 func deref(p *int32) int32 {

@@ -26,6 +26,7 @@ var (
 func newStatusCommand(e *env) *cobra.Command {
 	var timeout time.Duration
 	var until, output string
+	watch := true
 	cmd := &cobra.Command{
 		Use:   "status NAME",
 		Short: "Wait for a rollout to finish: exit 0 when Healthy, 1 when Degraded or at --timeout (--until paused: when it reaches a pause)",
@@ -45,6 +46,18 @@ Exit code 0 when the rollout is Healthy (or, with --until paused, Paused),
 				return fmt.Errorf("--until %q: must be healthy or paused", until)
 			}
 			ctx := cmd.Context()
+			if !watch {
+				// Argo's `status --watch=false`: the status as it is now.
+				ro, err := e.rollout(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if output != "" {
+					return printObject(e.out, output, ro)
+				}
+				_, err = fmt.Fprintln(e.out, phase(ro)+": "+ro.Status.Message)
+				return err
+			}
 			if timeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -59,6 +72,7 @@ Exit code 0 when the rollout is Healthy (or, with --until paused, Paused),
 			return err
 		},
 	}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", true, "wait as above; --watch=false prints the status as it is and exits 0")
 	cmd.Flags().DurationVarP(&timeout, "timeout", "t", 0, "give up after this long (default: wait for ever)")
 	cmd.Flags().StringVar(&until, "until", "healthy", "healthy, or paused: return as soon as the rollout waits at a pause (an approval gate)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "json or yaml: print the Rollout when done, instead of the progress")
