@@ -23,24 +23,33 @@ import (
 )
 
 func newCreateCommand(e *env) *cobra.Command {
-	var file string
+	var files []string
+	var watch bool
 	create := &cobra.Command{
 		Use:   "create -f FILE",
-		Short: "Create the objects of a manifest (Rollouts, AnalysisTemplates, Services...)",
+		Short: "Create the objects of a manifest (Rollouts, AnalysisTemplates, Services...); Argo Rollouts objects are converted as `ramp convert` does",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if file == "" {
+			if len(files) == 0 {
 				return fmt.Errorf("-f FILE is required")
 			}
-			docs, err := readManifest(file)
-			if err != nil {
-				return err
+			var docs []manifest.Document
+			for _, file := range files {
+				d, err := readManifest(file)
+				if err != nil {
+					return err
+				}
+				docs = append(docs, d...)
 			}
 			cl, ns, err := e.clientIn()
 			if err != nil {
 				return err
 			}
+			var rollout string
 			for _, d := range docs {
+				for _, note := range migrate.Convert(d.Object) {
+					fmt.Fprintf(e.errOut, "%s: %s\n", d.Source, note)
+				}
 				u := &unstructured.Unstructured{Object: d.Object}
 				if u.GetNamespace() == "" {
 					u.SetNamespace(ns)
@@ -52,11 +61,18 @@ func newCreateCommand(e *env) *cobra.Command {
 					return explain(err, strings.ToLower(u.GetKind()), u.GetName(), u.GetNamespace())
 				}
 				fmt.Fprintf(e.out, "%s %q created\n", strings.ToLower(u.GetKind()), u.GetName())
+				if u.GetKind() == "Rollout" && rollout == "" {
+					rollout = u.GetName()
+				}
+			}
+			if watch && rollout != "" {
+				return e.watchRollout(cmd.Context(), rollout)
 			}
 			return nil
 		},
 	}
-	create.Flags().StringVarP(&file, "filename", "f", "", "the manifest (YAML or JSON, several documents allowed; - for stdin)")
+	create.Flags().StringArrayVarP(&files, "filename", "f", nil, "the manifest (YAML or JSON, several documents allowed; - for stdin); repeatable")
+	create.Flags().BoolVarP(&watch, "watch", "w", false, "then show the (first) Rollout created, as get rollout --watch")
 
 	var from, fromFile, name, generateName, instanceID string
 	var global bool

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/manifest"
+	"github.com/rampdev/ramp/internal/migrate"
 	"github.com/rampdev/ramp/internal/validation"
 )
 
@@ -66,6 +66,9 @@ func plural(n int, one, many string) string {
 // (unknown and duplicate fields are problems) and validated; other kinds
 // are not Ramp's to judge (ours is false).
 func lintDocument(d manifest.Document) (problems []string, ours bool) {
+	// An Argo Rollouts object is checked as `ramp convert` would write it
+	// (what Ramp would not run shows up as a validation problem).
+	migrate.Convert(d.Object)
 	api, _ := d.Object["apiVersion"].(string)
 	var obj any
 	var validate func() field.ErrorList
@@ -88,10 +91,7 @@ func lintDocument(d manifest.Document) (problems []string, ours bool) {
 	default:
 		return nil, false
 	}
-	switch {
-	case strings.HasPrefix(api, "argoproj.io/"):
-		return []string{fmt.Sprintf("apiVersion %s is Argo Rollouts': run `ramp convert -f` first (or set apiVersion: %s)", api, v1alpha1.SchemeGroupVersion)}, true
-	case api != v1alpha1.SchemeGroupVersion.String():
+	if api != v1alpha1.SchemeGroupVersion.String() {
 		return nil, false
 	}
 	b, err := json.Marshal(d.Object)

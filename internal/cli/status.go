@@ -55,7 +55,7 @@ Exit code 0 when the rollout is Healthy (or, with --until paused, Paused),
 				if output != "" {
 					return printObject(e.out, output, ro)
 				}
-				_, err = fmt.Fprintln(e.out, phase(ro)+": "+ro.Status.Message)
+				_, err = fmt.Fprintln(e.out, statusLine(ro))
 				return err
 			}
 			if timeout > 0 {
@@ -77,6 +77,14 @@ Exit code 0 when the rollout is Healthy (or, with --until paused, Paused),
 	cmd.Flags().StringVar(&until, "until", "healthy", "healthy, or paused: return as soon as the rollout waits at a pause (an approval gate)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "json or yaml: print the Rollout when done, instead of the progress")
 	return cmd
+}
+
+// statusLine is the phase, and the message when there is one.
+func statusLine(ro *v1alpha1.Rollout) string {
+	if ro.Status.Message == "" {
+		return phase(ro)
+	}
+	return phase(ro) + ": " + ro.Status.Message
 }
 
 // settled says whether ro, observed by the controller at its generation,
@@ -115,7 +123,7 @@ func (e *env) waitFor(ctx context.Context, name string, want v1alpha1.RolloutPha
 	}
 	last := ""
 	report := func(ro *v1alpha1.Rollout) (bool, error) {
-		if line := phase(ro) + ": " + ro.Status.Message; progress && line != last {
+		if line := statusLine(ro); progress && line != last {
 			last = line
 			fmt.Fprintln(e.out, line)
 		}
