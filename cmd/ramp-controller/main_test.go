@@ -37,6 +37,9 @@ func TestBadFlagsAreRefused(t *testing.T) {
 	if err := run(t.Context(), []string{"stray"}, &out); err == nil || !strings.Contains(err.Error(), "unexpected arguments") {
 		t.Errorf("a stray argument: %v", err)
 	}
+	if err := run(t.Context(), []string{"--istio-api-version", "v2"}, &out); err == nil || !strings.Contains(err.Error(), `--istio-api-version "v2": must be one of v1, v1beta1, v1alpha3`) {
+		t.Errorf("--istio-api-version v2: %v", err)
+	}
 }
 
 // The client and worker flags reach app.Options, with defaults that serve a

@@ -65,6 +65,9 @@ type Options struct {
 	// Providers takes AnalysisRun measurements; nil means the built-in
 	// providers.
 	Providers *analysis.Registry
+	// IstioAPIVersion is the networking.istio.io version the Istio router
+	// uses (istio.APIVersions; "" is v1).
+	IstioAPIVersion string
 	// ALBIngressClasses are the Ingress classes the ALB router serves;
 	// empty means "alb".
 	ALBIngressClasses []string
@@ -358,7 +361,8 @@ func routers(mgr ctrl.Manager, opts Options, v *alb.Verifier) trafficrouting.Fac
 		return opts.Routers
 	}
 	return builtin.Factory{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
-		ALB: alb.Options{IngressClasses: opts.ALBIngressClasses, Verifier: v}}
+		ALB:          alb.Options{IngressClasses: opts.ALBIngressClasses, Verifier: v},
+		IstioVersion: opts.IstioAPIVersion}
 }
 
 // targets checks target-group registration after a selector switch, when

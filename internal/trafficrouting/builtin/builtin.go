@@ -29,6 +29,9 @@ type Factory struct {
 	// ALB are the ALB router's controller-wide settings (Ingress classes,
 	// weight verification).
 	ALB alb.Options
+	// IstioVersion is the networking.istio.io version of the Istio
+	// router ("" is v1).
+	IstioVersion string
 }
 
 var _ trafficrouting.Factory = Factory{}
@@ -56,7 +59,7 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 			}
 			out = append(out, r)
 		case "istio":
-			r, err := istio.New(f.Reader, f.Writer, ro)
+			r, err := istio.New(f.Reader, f.Writer, ro, f.IstioVersion)
 			if err != nil {
 				return nil, err
 			}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -21,7 +22,7 @@ import (
 	"github.com/rampdev/ramp/internal/trafficrouting"
 )
 
-// Kinds the router edits.
+// Kinds the router edits, at the API version it uses by default.
 var (
 	VirtualService  = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "VirtualService"}
 	DestinationRule = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "DestinationRule"}
@@ -38,6 +39,20 @@ type Router struct {
 	canary    string
 	maxWeight int32
 	managed   []string
+	version   string
+}
+
+// APIVersions are the versions of networking.istio.io the router can
+// use (Argo Rollouts' --istio-api-version): v1, the default, served by
+// Istio 1.22 and later; v1beta1 and v1alpha3 for older Istio.
+var APIVersions = []string{"v1", "v1beta1", "v1alpha3"}
+
+// at is kind at the router's API version.
+func (r *Router) at(kind schema.GroupVersionKind) schema.GroupVersionKind {
+	if r.version != "" {
+		kind.Version = r.version
+	}
+	return kind
 }
 
 var (
@@ -46,15 +61,19 @@ var (
 	_ trafficrouting.MirrorRouter = (*Router)(nil)
 )
 
-// New is the router of ro's trafficRouting.istio.
-func New(reader ctrl.Reader, writer ctrl.Writer, ro *v1alpha1.Rollout) (*Router, error) {
+// New is the router of ro's trafficRouting.istio, reading and writing
+// networking.istio.io at apiVersion (one of APIVersions; "" is v1).
+func New(reader ctrl.Reader, writer ctrl.Writer, ro *v1alpha1.Rollout, apiVersion string) (*Router, error) {
+	if apiVersion != "" && !slices.Contains(APIVersions, apiVersion) {
+		return nil, fmt.Errorf("istio API version %q: must be one of %s", apiVersion, strings.Join(APIVersions, ", "))
+	}
 	c := ro.Spec.Strategy.Canary
 	if c == nil || c.TrafficRouting == nil || c.TrafficRouting.Istio == nil {
 		return nil, &trafficrouting.SpecError{Msg: "spec.strategy.canary.trafficRouting.istio is not set"}
 	}
 	i := c.TrafficRouting.Istio
 	r := &Router{reader: reader, writer: writer, namespace: ro.Namespace, dr: i.DestinationRule,
-		stable: c.StableService, canary: c.CanaryService, maxWeight: c.GetMaxTrafficWeight()}
+		stable: c.StableService, canary: c.CanaryService, maxWeight: c.GetMaxTrafficWeight(), version: apiVersion}
 	if i.VirtualService != nil {
 		r.services = append(r.services, *i.VirtualService)
 	}
@@ -111,7 +130,7 @@ func (r *Router) UpdateHash(ctx context.Context, canaryHash, stableHash string) 
 		return nil
 	}
 	obj := &unstructured.Unstructured{}
-	obj.SetGroupVersionKind(DestinationRule)
+	obj.SetGroupVersionKind(r.at(DestinationRule))
 	if err := r.reader.Get(ctx, ctrl.ObjectKey{Namespace: r.namespace, Name: r.dr.Name}, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			return fmt.Errorf("DestinationRule %q %w in namespace %s", r.dr.Name, trafficrouting.ErrMissing, r.namespace)
@@ -318,7 +337,7 @@ func (r *Router) canaryDestination(http []any) (map[string]any, error) {
 func (r *Router) each(ctx context.Context, change func(v1alpha1.IstioVirtualService, map[string]any) (bool, error)) error {
 	for _, vs := range r.services {
 		obj := &unstructured.Unstructured{}
-		obj.SetGroupVersionKind(VirtualService)
+		obj.SetGroupVersionKind(r.at(VirtualService))
 		if err := r.reader.Get(ctx, ctrl.ObjectKey{Namespace: r.namespace, Name: vs.Name}, obj); err != nil {
 			if apierrors.IsNotFound(err) {
 				return fmt.Errorf("VirtualService %q %w in namespace %s", vs.Name, trafficrouting.ErrMissing, r.namespace)

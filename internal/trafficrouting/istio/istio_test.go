@@ -2,10 +2,14 @@ package istio_test
 
 import (
 	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -67,7 +71,9 @@ type fixture struct {
 	r  *istio.Router
 }
 
-func newFixture(t *testing.T) conformance.Fixture {
+func newFixture(t *testing.T) conformance.Fixture { return newFixtureAt(t, router, "") }
+
+func newFixtureAt(t *testing.T, router client.Client, version string) conformance.Fixture {
 	ns := clustertest.Namespace(t, admin)
 	vs := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal([]byte(virtualService), &vs.Object); err != nil {
@@ -87,7 +93,7 @@ func newFixture(t *testing.T) conformance.Fixture {
 			},
 		}}},
 	}
-	r, err := istio.New(router, router, ro)
+	r, err := istio.New(router, router, ro, version)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +196,53 @@ func TestIstioConforms(t *testing.T) {
 	conformance.Suite{Name: "istio", New: newFixture}.Run(t)
 }
 
+// --istio-api-version: the router passes the suite at Istio's older API
+// versions too, and asks for no other.
+func TestIstioConformsAtOlderAPIVersions(t *testing.T) {
+	for _, version := range []string{"v1beta1", "v1alpha3"} {
+		t.Run(version, func(t *testing.T) {
+			var mu sync.Mutex
+			var paths []string
+			cfg := rest.CopyConfig(shared.Config())
+			cfg.Wrap(writes.Wrap)
+			cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+				return roundTripper(func(r *http.Request) (*http.Response, error) {
+					if strings.Contains(r.URL.Path, "networking.istio.io") {
+						mu.Lock()
+						paths = append(paths, r.URL.Path)
+						mu.Unlock()
+					}
+					return rt.RoundTrip(r)
+				})
+			})
+			recorded, err := client.New(cfg, client.Options{Scheme: app.Scheme()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			conformance.Suite{Name: "istio-" + version, New: func(t *testing.T) conformance.Fixture {
+				return newFixtureAt(t, recorded, version)
+			}}.Run(t)
+			mu.Lock()
+			defer mu.Unlock()
+			if len(paths) == 0 {
+				t.Fatal("the router made no request")
+			}
+			for _, p := range paths {
+				if !strings.HasPrefix(p, "/apis/networking.istio.io/"+version+"/") {
+					t.Fatalf("request to %s, want only %s", p, version)
+				}
+			}
+		})
+	}
+	if _, err := istio.New(router, router, &v1alpha1.Rollout{}, "v2"); err == nil || !strings.Contains(err.Error(), `istio API version "v2"`) {
+		t.Errorf("version v2: %v", err)
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // With a DestinationRule, the split is by subset, and the subsets follow
 // the ReplicaSets' hashes.
 func TestSubsetLevelSplit(t *testing.T) {
@@ -231,7 +284,7 @@ spec:
 			DestinationRule: &v1alpha1.IstioDestinationRule{Name: "web", CanarySubsetName: "canary", StableSubsetName: "stable"},
 		}},
 	}}}}
-	r, err := istio.New(router, router, ro)
+	r, err := istio.New(router, router, ro, "")
 	if err != nil {
 		t.Fatal(err)
 	}
