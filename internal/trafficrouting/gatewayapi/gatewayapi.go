@@ -1,6 +1,7 @@
 // Package gatewayapi is the Gateway API traffic router, built in (Argo
 // Rollouts has it only as an out-of-tree plugin): it weights the stable and
-// canary Services' backendRefs in the rules of HTTPRoutes and GRPCRoutes,
+// canary Services' backendRefs in the rules of HTTPRoutes, GRPCRoutes and
+// TCPRoutes (experimental channel: v1, else v1alpha2),
 // and adds (then removes) rules named ramp-header-<step> and
 // ramp-mirror-<step> for setHeaderRoute and setMirrorRoute. Routes are read
 // and written as unstructured objects, so fields this version of the
@@ -10,11 +11,13 @@ package gatewayapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,6 +30,10 @@ import (
 var (
 	HTTPRoute = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"}
 	GRPCRoute = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "GRPCRoute"}
+	// TCPRoute is in Gateway API's experimental channel: v1 since v1.5,
+	// v1alpha2 before; the router uses v1alpha2 when v1 is not served.
+	TCPRoute = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "TCPRoute"}
+	tcpRouteV1alpha2 = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1alpha2", Kind: "TCPRoute"}
 )
 
 // Prefixes of the rules Ramp adds; a rule named so is Ramp's.
@@ -87,8 +94,11 @@ func New(reader ctrl.Reader, writer ctrl.Writer, ro *v1alpha1.Rollout) (*Router,
 	for _, x := range g.GRPCRoutes {
 		r.routes = append(r.routes, route{gvk: GRPCRoute, name: x.Name, rule: x.Rule, headers: x.UseHeaderRoutes})
 	}
-	if len(g.TCPRoute) > 0 || len(g.TCPRoutes) > 0 {
-		return nil, &trafficrouting.SpecError{Msg: "spec.strategy.canary.trafficRouting.gatewayAPI: TCPRoutes are not supported yet (TCPRoute is not in Gateway API's standard channel)"}
+	if g.TCPRoute != "" {
+		r.routes = append(r.routes, route{gvk: TCPRoute, name: g.TCPRoute})
+	}
+	for _, x := range g.TCPRoutes {
+		r.routes = append(r.routes, route{gvk: TCPRoute, name: x.Name, rule: x.Rule})
 	}
 	return r, nil
 }
@@ -147,7 +157,7 @@ func (r *Router) SetWeight(ctx context.Context, weight int32) error {
 func (r *Router) SetHeaderRoute(ctx context.Context, h *v1alpha1.SetHeaderRoute) error {
 	name := headerPrefix + h.Name
 	return r.each(ctx, func(rt route, _ *unstructured.Unstructured, rules []any) ([]any, bool, error) {
-		if !r.takesHeaderRoutes(rt) {
+		if rt.gvk == TCPRoute || !r.takesHeaderRoutes(rt) {
 			return rules, false, nil
 		}
 		if len(h.Match) == 0 {
@@ -246,11 +256,13 @@ func (r *Router) RemoveManagedRoutes(ctx context.Context) error {
 // only when the rules differ.
 func (r *Router) each(ctx context.Context, change func(route, *unstructured.Unstructured, []any) ([]any, bool, error)) error {
 	for _, rt := range r.routes {
-		obj := &unstructured.Unstructured{}
-		obj.SetGroupVersionKind(rt.gvk)
-		if err := r.reader.Get(ctx, ctrl.ObjectKey{Namespace: r.namespace, Name: rt.name}, obj); err != nil {
+		obj, err := r.get(ctx, rt)
+		if err != nil {
 			if apierrors.IsNotFound(err) {
 				return fmt.Errorf("%s %q %w in namespace %s", rt.gvk.Kind, rt.name, trafficrouting.ErrMissing, r.namespace)
+			}
+			if errors.Is(err, trafficrouting.ErrMissing) {
+				return err
 			}
 			return fmt.Errorf("reading %s %s: %w", rt.gvk.Kind, rt.name, err)
 		}
@@ -271,6 +283,23 @@ func (r *Router) each(ctx context.Context, change func(route, *unstructured.Unst
 		}
 	}
 	return nil
+}
+
+// get reads a route; a TCPRoute at v1alpha2 when the cluster does not
+// serve v1.
+func (r *Router) get(ctx context.Context, rt route) (*unstructured.Unstructured, error) {
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(rt.gvk)
+	key := ctrl.ObjectKey{Namespace: r.namespace, Name: rt.name}
+	err := r.reader.Get(ctx, key, obj)
+	if rt.gvk == TCPRoute && meta.IsNoMatchError(err) {
+		obj.SetGroupVersionKind(tcpRouteV1alpha2)
+		err = r.reader.Get(ctx, key, obj)
+		if meta.IsNoMatchError(err) {
+			return nil, fmt.Errorf("TCPRoute %q: the cluster does not serve TCPRoutes (gateway.networking.k8s.io v1 or v1alpha2, in Gateway API's experimental channel): %w", rt.name, trafficrouting.ErrMissing)
+		}
+	}
+	return obj, err
 }
 
 // weighted reports whether the router weights rule: the one named by the

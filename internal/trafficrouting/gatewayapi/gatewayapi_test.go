@@ -1,16 +1,22 @@
 package gatewayapi_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/cluster"
@@ -28,7 +34,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	clustertest.Main(m, scheme(), []string{"testdata/gateway.networking.k8s.io_httproutes.yaml", "testdata/gateway.networking.k8s.io_grpcroutes.yaml"}, func(s clustertest.Shared) {
+	clustertest.Main(m, scheme(), []string{"testdata/gateway.networking.k8s.io_httproutes.yaml", "testdata/gateway.networking.k8s.io_grpcroutes.yaml", "testdata/gateway.networking.k8s.io_tcproutes.yaml"}, func(s clustertest.Shared) {
 		shared, admin, router, writes = s.Cluster, s.Admin, s.Counted, s.Writes
 	})
 }
@@ -44,8 +50,9 @@ func scheme() *runtime.Scheme {
 // fixture is one HTTPRoute, with content that is not the router's: a
 // hostname, parentRefs, annotations, a filter, and a second rule.
 type fixture struct {
-	ns string
-	r  *gatewayapi.Router
+	ns  string
+	r   *gatewayapi.Router
+	tcp bool // a TCPRoute "db" is weighted too
 }
 
 func newFixture(t *testing.T) conformance.Fixture {
@@ -106,6 +113,16 @@ func (f *fixture) route(t *testing.T) *gwv1.HTTPRoute {
 func (f *fixture) Router() trafficrouting.Router { return f.r }
 
 func (f *fixture) Weight(t *testing.T) int32 {
+	w := f.httpWeight(t)
+	if f.tcp {
+		if tw := f.tcpWeight(t); tw != w {
+			t.Errorf("the TCPRoute's canary weight is %d, the HTTPRoute's %d", tw, w)
+		}
+	}
+	return w
+}
+
+func (f *fixture) httpWeight(t *testing.T) int32 {
 	for _, rule := range f.route(t).Spec.Rules {
 		if rule.Name != nil && *rule.Name == "main" {
 			var stable, canary int32
@@ -156,7 +173,96 @@ func (f *fixture) Foreign(t *testing.T) string {
 	}
 	r.Spec.Rules = rules
 	b, _ := json.Marshal(map[string]any{"annotations": r.Annotations, "labels": r.Labels, "spec": r.Spec})
+	if f.tcp {
+		tcp := f.tcpRoute(t)
+		rules, _, _ := unstructured.NestedSlice(tcp.Object, "spec", "rules")
+		for _, x := range rules {
+			refs, _ := x.(map[string]any)["backendRefs"].([]any)
+			for _, y := range refs {
+				if ref := y.(map[string]any); ref["name"] != "replica" {
+					delete(ref, "weight")
+				}
+			}
+		}
+		spec, _ := json.Marshal(rules)
+		b = append(b, spec...)
+		b = append(b, []byte(fmt.Sprint(tcp.GetAnnotations()))...)
+	}
 	return string(b)
+}
+
+const tcpRoute = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata:
+  name: db
+  annotations: {team: db}
+spec:
+  parentRefs: [{name: public, sectionName: mysql}]
+  rules:
+  - name: main
+    backendRefs:
+    - {name: web-stable, port: 3306, weight: 100}
+    - {name: web-canary, port: 3306, weight: 0}
+    - {name: replica, port: 3306, weight: 0}
+`
+
+// newTCPFixture is newFixture's HTTPRoute plus a TCPRoute, both weighted
+// by one router (the TCPRoute takes no header or mirror rule).
+func newTCPFixture(t *testing.T) conformance.Fixture {
+	f := newFixture(t).(*fixture)
+	obj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(tcpRoute), &obj.Object); err != nil {
+		t.Fatal(err)
+	}
+	obj.SetNamespace(f.ns)
+	if err := admin.Create(t.Context(), obj); err != nil {
+		t.Fatal(err)
+	}
+	r, err := gatewayapi.New(router, router, rollout(f.ns, &v1alpha1.GatewayAPITrafficRouting{HTTPRoute: "web", TCPRoute: "db"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.r, f.tcp = r, true
+	return f
+}
+
+func (f *fixture) tcpRoute(t *testing.T) *unstructured.Unstructured {
+	t.Helper()
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(gatewayapi.TCPRoute)
+	if err := admin.Get(t.Context(), client.ObjectKey{Namespace: f.ns, Name: "db"}, obj); err != nil {
+		t.Fatal(err)
+	}
+	return obj
+}
+
+func (f *fixture) tcpWeight(t *testing.T) int32 {
+	rules, _, _ := unstructured.NestedSlice(f.tcpRoute(t).Object, "spec", "rules")
+	for _, x := range rules {
+		rule := x.(map[string]any)
+		if rule["name"] != "main" {
+			continue
+		}
+		var stable, canary int64
+		refs, _ := rule["backendRefs"].([]any)
+		for _, y := range refs {
+			ref := y.(map[string]any)
+			w, _ := ref["weight"].(int64)
+			switch ref["name"] {
+			case "web-stable":
+				stable = w
+			case "web-canary":
+				canary = w
+			}
+		}
+		if stable+canary != 100 {
+			t.Errorf("TCPRoute weights stable %d + canary %d != 100", stable, canary)
+		}
+		return int32(canary)
+	}
+	t.Fatal("TCPRoute rule main is gone")
+	return 0
 }
 
 func (f *fixture) Writes() int { return writes.Count(f.ns) }
@@ -169,6 +275,38 @@ func (f *fixture) Remove(t *testing.T) {
 
 func TestGatewayAPIConforms(t *testing.T) {
 	conformance.Suite{Name: "gatewayAPI", New: newFixture}.Run(t)
+}
+
+// With a TCPRoute (experimental channel) beside the HTTPRoute: both carry
+// every weight, the TCPRoute never gets header or mirror rules, and what is
+// not the router's in it is untouched.
+func TestGatewayAPIWithATCPRouteConforms(t *testing.T) {
+	conformance.Suite{Name: "gatewayAPI-tcp", New: newTCPFixture}.Run(t)
+}
+
+// A cluster that serves no TCPRoute: the router says so, naming the route
+// and the channel, and counts it missing (nothing to reset on deletion).
+func TestTCPRouteNotServed(t *testing.T) {
+	ns := clustertest.Namespace(t, admin)
+	r, err := gatewayapi.New(noTCPRoutes{router}, router, rollout(ns, &v1alpha1.GatewayAPITrafficRouting{TCPRoute: "db"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.SetWeight(t.Context(), 10)
+	if err == nil || !errors.Is(err, trafficrouting.ErrMissing) || !strings.Contains(err.Error(), `TCPRoute "db": the cluster does not serve TCPRoutes`) {
+		t.Errorf("error %v", err)
+	}
+}
+
+// noTCPRoutes is the API server's reader as seen in a cluster without
+// Gateway API's experimental channel: no kind TCPRoute.
+type noTCPRoutes struct{ client.Reader }
+
+func (n noTCPRoutes) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if gvk := obj.GetObjectKind().GroupVersionKind(); gvk.Kind == "TCPRoute" {
+		return &meta.NoKindMatchError{GroupKind: gvk.GroupKind(), SearchedVersions: []string{gvk.Version}}
+	}
+	return n.Reader.Get(ctx, key, obj, opts...)
 }
 
 // The header rule keeps the base rule's path and adds the header; the

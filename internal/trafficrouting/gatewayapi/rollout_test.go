@@ -102,7 +102,7 @@ func pausedWithTheHeaderRule(t *testing.T, f *fixture, cl client.Client, ro *v1a
 	eventually(t, "paused at step 3 with weight 30 and the header rule", func() (bool, string) {
 		r := get(t, cl, ro)
 		h, _ := f.Routes(t)
-		w := f.Weight(t)
+		w := f.httpWeight(t) // a TCPRoute is checked once paused
 		return r.Status.Phase == v1alpha1.RolloutPhasePaused && ptr.Deref(r.Status.CurrentStepIndex, -1) == 2 && w == 30 && len(h) == 1,
 			fmt.Sprintf("%s at %v, weight %d, header routes %v", r.Status.Phase, r.Status.CurrentStepIndex, w, h)
 	})
@@ -138,6 +138,31 @@ func TestCanaryThroughAnHTTPRoute(t *testing.T) {
 	eventually(t, "the missing route reported", func() (bool, string) {
 		r := get(t, cl, ro)
 		return r.Status.Phase == v1alpha1.RolloutPhaseDegraded && strings.Contains(r.Status.Message, `HTTPRoute "web" not found`), r.Status.Message
+	})
+}
+
+// A canary through an HTTPRoute and a TCPRoute (experimental channel): the
+// TCPRoute carries each weight too, and is back to stable at the end.
+func TestCanaryThroughATCPRoute(t *testing.T) {
+	f := newTCPFixture(t).(*fixture)
+	cl := startController(t)
+	ro := canaryRollout(t, f, cl, func(tr *v1alpha1.RolloutTrafficRouting) { tr.GatewayAPI.TCPRoute = "db" })
+	setImage(t, cl, ro, "example/web:2")
+	pausedWithTheHeaderRule(t, f, cl, ro)
+	if w := f.tcpWeight(t); w != 30 {
+		t.Fatalf("TCPRoute weight %d, want 30", w)
+	}
+	r := get(t, cl, ro)
+	patch := client.MergeFrom(r.DeepCopy())
+	r.Status.PauseConditions = nil
+	if err := cl.Status().Patch(t.Context(), r, patch); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "promoted: both routes back to stable", func() (bool, string) {
+		r := get(t, cl, ro)
+		w, tw := f.httpWeight(t), f.tcpWeight(t)
+		return r.Status.Phase == v1alpha1.RolloutPhaseHealthy && r.Status.StableRS == r.Status.CurrentPodHash && w == 0 && tw == 0,
+			fmt.Sprintf("%s, weights %d/%d", r.Status.Phase, w, tw)
 	})
 }
 
