@@ -32,7 +32,7 @@ var (
 	GRPCRoute = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "GRPCRoute"}
 	// TCPRoute is in Gateway API's experimental channel: v1 since v1.5,
 	// v1alpha2 before; the router uses v1alpha2 when v1 is not served.
-	TCPRoute = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "TCPRoute"}
+	TCPRoute         = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "TCPRoute"}
 	tcpRouteV1alpha2 = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1alpha2", Kind: "TCPRoute"}
 )
 
