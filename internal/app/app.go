@@ -68,6 +68,9 @@ type Options struct {
 	// IstioAPIVersion is the networking.istio.io version the Istio router
 	// uses (istio.APIVersions; "" is v1).
 	IstioAPIVersion string
+	// TraefikAPIVersion is the group/version of TraefikService the Traefik
+	// router uses (traefik.APIVersions; "" is traefik.io/v1alpha1).
+	TraefikAPIVersion string
 	// ALBIngressClasses are the Ingress classes the ALB router serves;
 	// empty means "alb".
 	ALBIngressClasses []string
@@ -362,7 +365,7 @@ func routers(mgr ctrl.Manager, opts Options, v *alb.Verifier) trafficrouting.Fac
 	}
 	return builtin.Factory{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		ALB:          alb.Options{IngressClasses: opts.ALBIngressClasses, Verifier: v},
-		IstioVersion: opts.IstioAPIVersion}
+		IstioVersion: opts.IstioAPIVersion, TraefikVersion: opts.TraefikAPIVersion}
 }
 
 // targets checks target-group registration after a selector switch, when

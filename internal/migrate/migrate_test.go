@@ -231,10 +231,10 @@ func TestMigrateRefusalsForceAndUndo(t *testing.T) {
 	if err := admin.Status().Update(ctx, ro); err != nil {
 		t.Fatal(err)
 	}
-	// A canary through Traefik, which Ramp does not run.
+	// A canary through a plugin router, which Ramp does not run.
 	mall := &argoApp{t: t, c: admin, ns: ns, name: "mall", images: []string{"mall:1"}, replicas: []int32{1},
 		spec: map[string]any{"canary": map[string]any{"canaryService": "mall-canary", "stableService": "mall-stable",
-			"trafficRouting": map[string]any{"traefik": map[string]any{"weightedTraefikServiceName": "mall"}},
+			"trafficRouting": map[string]any{"plugins": map[string]any{"argoproj-labs/openshift": map[string]any{"routes": []any{"mall"}}}},
 			"steps":          []any{map[string]any{"setWeight": int64(10)}}}}}
 	mall.create()
 	// Templates: one Ramp runs, one it does not.
@@ -285,7 +285,7 @@ func TestMigrateRefusalsForceAndUndo(t *testing.T) {
 	wantLines(t, out,
 		"Rollout "+ns+"/cart: refused: mid-update (phase Paused, updating from "+cart.hashes[0]+" to "+cart.hashes[1]+"); wait until it is Healthy, or move it as it stands with --force",
 		"  state: Paused, stable "+cart.hashes[0]+", updating to "+cart.hashes[1]+", step 1/2: pause (until promoted)",
-		"Rollout "+ns+"/mall: refused: spec.strategy.canary.trafficRouting.traefik: the traefik router is not built into Ramp",
+		"Rollout "+ns+"/mall: refused: spec.strategy.canary.trafficRouting.plugins.argoproj-labs/openshift: Ramp has no plugin routers",
 		"Rollout "+ns+"/pay: moved to Ramp",
 		"AnalysisTemplate "+ns+"/dd: refused: spec.metrics[0].provider.datadog: the datadog provider is not available in Ramp yet",
 		"AnalysisTemplate "+ns+"/ok: copy to ramp.dev/v1alpha1",

@@ -1,6 +1,6 @@
 // Package builtin is the Factory of the routers built into ramp-controller:
-// AWS ALB, Gateway API, Istio, NGINX and SMI. The others Argo Rollouts knows
-// (Ambassador, App Mesh, Traefik, APISIX, plugins) are refused with a
+// AWS ALB, Gateway API, Istio, NGINX, SMI and Traefik. The others Argo
+// Rollouts knows (Ambassador, App Mesh, APISIX, plugins) are refused with a
 // message naming them.
 package builtin
 
@@ -18,6 +18,7 @@ import (
 	"github.com/rampdev/ramp/internal/trafficrouting/istio"
 	"github.com/rampdev/ramp/internal/trafficrouting/nginx"
 	"github.com/rampdev/ramp/internal/trafficrouting/smi"
+	"github.com/rampdev/ramp/internal/trafficrouting/traefik"
 )
 
 // Factory builds a rollout's routers. Reader reads the objects routers
@@ -32,6 +33,9 @@ type Factory struct {
 	// IstioVersion is the networking.istio.io version of the Istio
 	// router ("" is v1).
 	IstioVersion string
+	// TraefikVersion is the group/version of TraefikService ("" is
+	// traefik.io/v1alpha1).
+	TraefikVersion string
 }
 
 var _ trafficrouting.Factory = Factory{}
@@ -70,6 +74,12 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 				return nil, err
 			}
 			out = append(out, r)
+		case "traefik":
+			r, err := traefik.New(f.Reader, f.Writer, ro, f.TraefikVersion)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
 		case "nginx":
 			r, err := nginx.New(f.Reader, f.Writer, ro)
 			if err != nil {
@@ -81,7 +91,7 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller (built in: alb, gatewayAPI, istio, nginx, smi)", strings.Join(missing, ", "))}
+		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller (built in: alb, gatewayAPI, istio, nginx, smi, traefik)", strings.Join(missing, ", "))}
 	}
 	return out, nil
 }
