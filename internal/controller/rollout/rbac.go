@@ -24,3 +24,4 @@ package rollout
 // +kubebuilder:rbac:groups=split.smi-spec.io,resources=trafficsplits,verbs=get;create;update
 // +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules,verbs=get;update
 // +kubebuilder:rbac:groups=traefik.io;traefik.containo.us,resources=traefikservices,verbs=get;update
+// +kubebuilder:rbac:groups=apisix.apache.org,resources=apisixroutes,verbs=get;create;update;delete

@@ -1,6 +1,6 @@
 // Package builtin is the Factory of the routers built into ramp-controller:
-// AWS ALB, Gateway API, Istio, NGINX, SMI and Traefik. The others Argo
-// Rollouts knows (Ambassador, App Mesh, APISIX, plugins) are refused with a
+// AWS ALB, APISIX, Gateway API, Istio, NGINX, SMI and Traefik. The others
+// Argo Rollouts knows (Ambassador, App Mesh, plugins) are refused with a
 // message naming them.
 package builtin
 
@@ -14,6 +14,7 @@ import (
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/trafficrouting"
 	"github.com/rampdev/ramp/internal/trafficrouting/alb"
+	"github.com/rampdev/ramp/internal/trafficrouting/apisix"
 	"github.com/rampdev/ramp/internal/trafficrouting/gatewayapi"
 	"github.com/rampdev/ramp/internal/trafficrouting/istio"
 	"github.com/rampdev/ramp/internal/trafficrouting/nginx"
@@ -74,6 +75,12 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 				return nil, err
 			}
 			out = append(out, r)
+		case "apisix":
+			r, err := apisix.New(f.Reader, f.Writer, ro)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
 		case "traefik":
 			r, err := traefik.New(f.Reader, f.Writer, ro, f.TraefikVersion)
 			if err != nil {
@@ -91,7 +98,7 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller (built in: alb, gatewayAPI, istio, nginx, smi, traefik)", strings.Join(missing, ", "))}
+		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller (built in: alb, apisix, gatewayAPI, istio, nginx, smi, traefik)", strings.Join(missing, ", "))}
 	}
 	return out, nil
 }

@@ -18,7 +18,7 @@ func TestRoutersNotBuiltInAreRefusedByName(t *testing.T) {
 		},
 	}}}}
 	_, err := builtin.Factory{}.Routers(t.Context(), ro)
-	want := "spec.strategy.canary.trafficRouting: the ambassador router is not available in this controller (built in: alb, gatewayAPI, istio, nginx, smi, traefik)"
+	want := "spec.strategy.canary.trafficRouting: the ambassador router is not available in this controller (built in: alb, apisix, gatewayAPI, istio, nginx, smi, traefik)"
 	if !trafficrouting.IsSpecError(err) || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
