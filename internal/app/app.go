@@ -71,6 +71,9 @@ type Options struct {
 	// TraefikAPIVersion is the group/version of TraefikService the Traefik
 	// router uses (traefik.APIVersions; "" is traefik.io/v1alpha1).
 	TraefikAPIVersion string
+	// AmbassadorAPIVersion is the group/version of Mapping the Ambassador
+	// router uses (ambassador.APIVersions; "" is getambassador.io/v2).
+	AmbassadorAPIVersion string
 	// ALBIngressClasses are the Ingress classes the ALB router serves;
 	// empty means "alb".
 	ALBIngressClasses []string
@@ -365,7 +368,8 @@ func routers(mgr ctrl.Manager, opts Options, v *alb.Verifier) trafficrouting.Fac
 	}
 	return builtin.Factory{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		ALB:          alb.Options{IngressClasses: opts.ALBIngressClasses, Verifier: v},
-		IstioVersion: opts.IstioAPIVersion, TraefikVersion: opts.TraefikAPIVersion}
+		IstioVersion: opts.IstioAPIVersion, TraefikVersion: opts.TraefikAPIVersion,
+		AmbassadorVersion: opts.AmbassadorAPIVersion}
 }
 
 // targets checks target-group registration after a selector switch, when

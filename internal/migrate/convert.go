@@ -30,7 +30,7 @@ var renamedKeys = [][2]string{
 // reported.
 var (
 	builtInProviders = []string{"prometheus", "web", "job"}
-	builtInRouters   = []string{"alb", "nginx", "istio", "smi", "gatewayAPI", "traefik", "apisix", "managedRoutes", "maxTrafficWeight"}
+	builtInRouters   = []string{"alb", "nginx", "istio", "smi", "gatewayAPI", "traefik", "apisix", "ambassador", "managedRoutes", "maxTrafficWeight"}
 )
 
 // Convert rewrites one Argo Rollouts object (decoded JSON or YAML) to

@@ -25,3 +25,4 @@ package rollout
 // +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules,verbs=get;update
 // +kubebuilder:rbac:groups=traefik.io;traefik.containo.us,resources=traefikservices,verbs=get;update
 // +kubebuilder:rbac:groups=apisix.apache.org,resources=apisixroutes,verbs=get;create;update;delete
+// +kubebuilder:rbac:groups=getambassador.io;x.getambassador.io,resources=mappings,verbs=get;create;update;delete

@@ -1,6 +1,6 @@
 // Package builtin is the Factory of the routers built into ramp-controller:
-// AWS ALB, APISIX, Gateway API, Istio, NGINX, SMI and Traefik. The others
-// Argo Rollouts knows (Ambassador, App Mesh, plugins) are refused with a
+// AWS ALB, Ambassador, APISIX, Gateway API, Istio, NGINX, SMI and Traefik.
+// The others Argo Rollouts knows (App Mesh, plugins) are refused with a
 // message naming them.
 package builtin
 
@@ -14,6 +14,7 @@ import (
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/trafficrouting"
 	"github.com/rampdev/ramp/internal/trafficrouting/alb"
+	"github.com/rampdev/ramp/internal/trafficrouting/ambassador"
 	"github.com/rampdev/ramp/internal/trafficrouting/apisix"
 	"github.com/rampdev/ramp/internal/trafficrouting/gatewayapi"
 	"github.com/rampdev/ramp/internal/trafficrouting/istio"
@@ -37,6 +38,9 @@ type Factory struct {
 	// TraefikVersion is the group/version of TraefikService ("" is
 	// traefik.io/v1alpha1).
 	TraefikVersion string
+	// AmbassadorVersion is the group/version of Mapping ("" is
+	// getambassador.io/v2).
+	AmbassadorVersion string
 }
 
 var _ trafficrouting.Factory = Factory{}
@@ -75,6 +79,12 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 				return nil, err
 			}
 			out = append(out, r)
+		case "ambassador":
+			r, err := ambassador.New(f.Reader, f.Writer, ro, f.AmbassadorVersion)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
 		case "apisix":
 			r, err := apisix.New(f.Reader, f.Writer, ro)
 			if err != nil {
@@ -98,7 +108,7 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller (built in: alb, apisix, gatewayAPI, istio, nginx, smi, traefik)", strings.Join(missing, ", "))}
+		return nil, &trafficrouting.SpecError{Msg: fmt.Sprintf("spec.strategy.canary.trafficRouting: the %s router is not available in this controller (built in: alb, ambassador, apisix, gatewayAPI, istio, nginx, smi, traefik)", strings.Join(missing, ", "))}
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package builtin_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
@@ -13,12 +14,12 @@ func TestRoutersNotBuiltInAreRefusedByName(t *testing.T) {
 	ro := &v1alpha1.Rollout{Spec: v1alpha1.RolloutSpec{Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{
 		StableService: "s", CanaryService: "c",
 		TrafficRouting: &v1alpha1.RolloutTrafficRouting{
-			Ambassador: &v1alpha1.AmbassadorTrafficRouting{Mappings: []string{"m"}},
-			ALB:        &v1alpha1.ALBTrafficRouting{Ingress: "web", ServicePort: 80},
+			Plugins: map[string]json.RawMessage{"argoproj-labs/openshift": json.RawMessage(`{}`)},
+			ALB:     &v1alpha1.ALBTrafficRouting{Ingress: "web", ServicePort: 80},
 		},
 	}}}}
 	_, err := builtin.Factory{}.Routers(t.Context(), ro)
-	want := "spec.strategy.canary.trafficRouting: the ambassador router is not available in this controller (built in: alb, apisix, gatewayAPI, istio, nginx, smi, traefik)"
+	want := "spec.strategy.canary.trafficRouting: the plugins router is not available in this controller (built in: alb, ambassador, apisix, gatewayAPI, istio, nginx, smi, traefik)"
 	if !trafficrouting.IsSpecError(err) || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
