@@ -106,7 +106,7 @@ spec:
       canaryService: web-canary
       stableService: web-stable
       trafficRouting:
-        ambassador: {mappings: [web]}
+        plugins: {argoproj-labs/openshift: {routes: [web]}}
         nginx: {stableIngress: web}
       steps:
       - setWeight: 20
@@ -149,7 +149,7 @@ spec:
 	}
 	for _, want := range []string{
 		`#1 Rollout "web": spec.strategy.canary.steps[1].experiment: Ramp's controller does not run experiment steps yet`,
-		`#1 Rollout "web": spec.strategy.canary.trafficRouting.ambassador: the ambassador router is not built into Ramp`,
+		`#1 Rollout "web": spec.strategy.canary.trafficRouting.plugins.argoproj-labs/openshift: Ramp has no plugin routers`,
 		`#3 AnalysisTemplate "errors": spec.metrics[0].provider.datadog: the datadog provider is not available in Ramp yet`,
 	} {
 		if !strings.Contains(errOut, want) {
