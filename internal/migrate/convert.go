@@ -115,6 +115,8 @@ func rolloutNotes(spec map[string]any) []string {
 						notes = append(notes, fmt.Sprintf("spec.strategy.canary.trafficRouting.plugins.%s: Ramp has no plugin routers; the rollout will be InvalidSpec", p))
 					}
 				}
+			case name == "appMesh":
+				notes = append(notes, "spec.strategy.canary.trafficRouting.appMesh: AWS discontinued App Mesh on 30 September 2026, so Ramp has no App Mesh router; the rollout will be InvalidSpec (route through Gateway API with Amazon VPC Lattice, or an ALB)")
 			case !slices.Contains(builtInRouters, name):
 				notes = append(notes, fmt.Sprintf("spec.strategy.canary.trafficRouting.%s: the %s router is not built into Ramp; the rollout will be InvalidSpec", name, name))
 			}

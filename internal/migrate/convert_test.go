@@ -24,3 +24,30 @@ func FuzzConvertAndStatus(f *testing.F) {
 		_ = Convert(cleanCopy(u).Object)
 	})
 }
+
+// Routers Ramp runs convert without a note; App Mesh says AWS ended it; a
+// plugin router says Ramp has none.
+func TestConvertNotesOnRouters(t *testing.T) {
+	for router, want := range map[string]string{
+		"traefik":    "",
+		"apisix":     "",
+		"ambassador": "",
+		"appMesh":    "spec.strategy.canary.trafficRouting.appMesh: AWS discontinued App Mesh on 30 September 2026",
+		"plugins":    "spec.strategy.canary.trafficRouting.plugins.argoproj-labs/openshift: Ramp has no plugin routers",
+	} {
+		cfg := map[string]any{}
+		if router == "plugins" {
+			cfg = map[string]any{"argoproj-labs/openshift": map[string]any{}}
+		}
+		obj := map[string]any{"apiVersion": ArgoAPIVersion, "kind": "Rollout", "spec": map[string]any{"strategy": map[string]any{"canary": map[string]any{
+			"trafficRouting": map[string]any{router: cfg},
+		}}}}
+		notes := Convert(obj)
+		switch {
+		case want == "" && len(notes) > 0:
+			t.Errorf("%s: notes %v", router, notes)
+		case want != "" && (len(notes) != 1 || len(notes[0]) < len(want) || notes[0][:len(want)] != want):
+			t.Errorf("%s: notes %v, want one beginning %q", router, notes, want)
+		}
+	}
+}

@@ -1,7 +1,7 @@
 // Package builtin is the Factory of the routers built into ramp-controller:
 // AWS ALB, Ambassador, APISIX, Gateway API, Istio, NGINX, SMI and Traefik.
-// The others Argo Rollouts knows (App Mesh, plugins) are refused with a
-// message naming them.
+// The others Argo Rollouts knows are refused with a message naming them:
+// plugins (but Gateway API's), and App Mesh, which AWS discontinued.
 package builtin
 
 import (
@@ -22,6 +22,10 @@ import (
 	"github.com/rampdev/ramp/internal/trafficrouting/smi"
 	"github.com/rampdev/ramp/internal/trafficrouting/traefik"
 )
+
+// AppMeshDiscontinued is why a Rollout routed through AWS App Mesh is
+// InvalidSpec: the service no longer runs.
+const AppMeshDiscontinued = "spec.strategy.canary.trafficRouting.appMesh: AWS discontinued App Mesh on 30 September 2026, so Ramp has no App Mesh router; on EKS route through Amazon VPC Lattice with the gatewayAPI router (AWS's Gateway API controller), or through an ALB"
 
 // Factory builds a rollout's routers. Reader reads the objects routers
 // route through, past the controller's cache (they are not Ramp's);
@@ -103,6 +107,8 @@ func (f Factory) Routers(_ context.Context, ro *v1alpha1.Rollout) ([]trafficrout
 				return nil, err
 			}
 			out = append(out, r)
+		case "appMesh":
+			return nil, &trafficrouting.SpecError{Msg: AppMeshDiscontinued}
 		default:
 			missing = append(missing, name)
 		}

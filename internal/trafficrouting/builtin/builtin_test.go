@@ -43,3 +43,14 @@ func TestALBWithVerificationVerifies(t *testing.T) {
 		}
 	}
 }
+
+// App Mesh is refused saying why: AWS discontinued it.
+func TestAppMeshIsRefusedAsDiscontinued(t *testing.T) {
+	ro := &v1alpha1.Rollout{Spec: v1alpha1.RolloutSpec{Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{
+		TrafficRouting: &v1alpha1.RolloutTrafficRouting{AppMesh: &v1alpha1.AppMeshTrafficRouting{}},
+	}}}}
+	_, err := builtin.Factory{}.Routers(t.Context(), ro)
+	if !trafficrouting.IsSpecError(err) || err.Error() != builtin.AppMeshDiscontinued {
+		t.Errorf("got %v", err)
+	}
+}
