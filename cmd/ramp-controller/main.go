@@ -74,7 +74,7 @@ func parse(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&c.opts.AWS.TargetGroupBindingVersion, "aws-target-group-binding-api-version", "", "elbv2.k8s.aws version of TargetGroupBinding (default v1beta1)")
 	fs.StringVar(&c.opts.IstioAPIVersion, "istio-api-version", "v1", "networking.istio.io version the Istio router reads and writes: v1 (Istio 1.22+), v1beta1 or v1alpha3")
 	fs.StringVar(&c.opts.TraefikAPIVersion, "traefik-api-version", traefik.DefaultAPIVersion, "group/version of TraefikService the Traefik router uses: traefik.io/v1alpha1 (Traefik 2.10+) or traefik.containo.us/v1alpha1")
-	fs.StringVar(&c.opts.AmbassadorAPIVersion, "ambassador-api-version", ambassador.DefaultAPIVersion, "group/version of Mapping the Ambassador router uses: getambassador.io/v2 (what Emissary-ingress stores), getambassador.io/v3alpha1 or x.getambassador.io/v3alpha1")
+	fs.StringVar(&c.opts.AmbassadorAPIVersion, "ambassador-api-version", ambassador.DefaultAPIVersion, "group/version of Mapping the Ambassador router uses: getambassador.io/v2 (what Emissary-ingress stores) or getambassador.io/v3alpha1")
 	qps := fs.Float64("qps", app.DefaultQPS, "requests a second to the API server, on the client side; negative leaves the limiting to the API server's Priority and Fairness")
 	fs.IntVar(&c.opts.Burst, "burst", app.DefaultBurst, "requests allowed above --qps in a burst (default 2×qps when --qps is positive)")
 	fs.DurationVar(&c.opts.APITimeout, "kube-api-timeout", app.DefaultAPITimeout, "time limit of one API request (watches excepted); 0 or negative for none")

@@ -23,6 +23,6 @@ package rollout
 // +kubebuilder:rbac:groups=elbv2.k8s.aws,resources=targetgroupbindings,verbs=list
 // +kubebuilder:rbac:groups=split.smi-spec.io,resources=trafficsplits,verbs=get;create;update
 // +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules,verbs=get;update
-// +kubebuilder:rbac:groups=traefik.io;traefik.containo.us,resources=traefikservices,verbs=get;update
+// +kubebuilder:rbac:groups=traefik.io,resources=traefikservices,verbs=get;update
 // +kubebuilder:rbac:groups=apisix.apache.org,resources=apisixroutes,verbs=get;create;update;delete
-// +kubebuilder:rbac:groups=getambassador.io;x.getambassador.io,resources=mappings,verbs=get;create;update;delete
+// +kubebuilder:rbac:groups=getambassador.io,resources=mappings,verbs=get;create;update;delete

@@ -23,7 +23,7 @@ import (
 const DefaultAPIVersion = "getambassador.io/v2"
 
 // APIVersions the router can use (--ambassador-api-version).
-var APIVersions = []string{DefaultAPIVersion, "getambassador.io/v3alpha1", "x.getambassador.io/v3alpha1"}
+var APIVersions = []string{DefaultAPIVersion, "getambassador.io/v3alpha1"}
 
 // Router routes one rollout through canary copies of its Mappings.
 type Router struct {
