@@ -30,6 +30,7 @@ import (
 	"github.com/rampdev/ramp/internal/analysis/prometheus"
 	"github.com/rampdev/ramp/internal/analysis/web"
 	"github.com/rampdev/ramp/internal/controller/analysisrun"
+	"github.com/rampdev/ramp/internal/controller/experiment"
 	"github.com/rampdev/ramp/internal/controller/rollout"
 	"github.com/rampdev/ramp/internal/trafficrouting"
 	"github.com/rampdev/ramp/internal/trafficrouting/alb"
@@ -200,6 +201,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			&batchv1.Job{}:          {Label: labels.NewSelector().Add(*measured)},
 			&v1alpha1.Rollout{}:     {Label: instance},
 			&v1alpha1.AnalysisRun{}: {Label: instance},
+			&v1alpha1.Experiment{}:  {Label: instance},
 		},
 		// No reconciler reads managedFields: a third of a small object's
 		// bytes.
@@ -332,6 +334,17 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		SkipNameValidation: opts.SkipControllerNameValidation,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	exps := &experiment.Reconciler{
+		Client:             mgr.GetClient(),
+		Events:             mgr.GetEventRecorder("ramp-controller"),
+		Clock:              clk,
+		InstanceID:         opts.InstanceID,
+		Workers:            workers(opts.RolloutWorkers, DefaultRolloutWorkers),
+		SkipNameValidation: opts.SkipControllerNameValidation,
+	}
+	if err := exps.SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if opts.WithoutAnalysisRuns {

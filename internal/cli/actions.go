@@ -276,15 +276,15 @@ func newRetryCommand(e *env) *cobra.Command {
 	return cmd
 }
 
-// noExperiments is an Argo command on Experiments, which Ramp does not run
-// yet: it says so instead of "unknown command".
+// noExperiments is an Argo command on Experiments that Ramp's CLI does not
+// have yet: it says so instead of "unknown command".
 func noExperiments(use, short string) *cobra.Command {
 	return &cobra.Command{
 		Use:     use,
 		Aliases: []string{"experiments", "exp"},
-		Short:   short + " (Ramp does not run Experiments yet)",
+		Short:   short + " (not in Ramp's CLI yet)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return fmt.Errorf("%s: Ramp does not run Experiments yet (the Experiment kind is accepted, but no controller acts on it)", cmd.CommandPath())
+			return fmt.Errorf("%s: Ramp's CLI does not show or steer Experiments yet (ramp-controller runs them: kubectl get experiments shows their phase)", cmd.CommandPath())
 		},
 	}
 }

@@ -54,7 +54,7 @@ func Convert(obj map[string]any) []string {
 	case "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun":
 		return metricNotes(spec, "spec")
 	case "Experiment":
-		return []string{"Experiment: Ramp's API accepts it, but its controller does not run experiments yet"}
+		return experimentNotes(spec)
 	}
 	return nil
 }
@@ -122,6 +122,20 @@ func rolloutNotes(spec map[string]any) []string {
 			}
 		}
 	}
+	return notes
+}
+
+// experimentNotes reports what of an Experiment Ramp does not run yet: a
+// Service for a template.
+func experimentNotes(spec map[string]any) []string {
+	var notes []string
+	templates, _ := spec["templates"].([]any)
+	for i, t := range templates {
+		if tpl, _ := t.(map[string]any); tpl["service"] != nil {
+			notes = append(notes, fmt.Sprintf("spec.templates[%d].service: Ramp's controller does not create Services for experiment templates yet; the experiment will end in Error", i))
+		}
+	}
+	notes = append(notes, metricNotes(spec, "spec")...)
 	return notes
 }
 

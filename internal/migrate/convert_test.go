@@ -51,3 +51,14 @@ func TestConvertNotesOnRouters(t *testing.T) {
 		}
 	}
 }
+
+// An Experiment converts without a note, but for a template's Service.
+func TestConvertNotesOnExperiments(t *testing.T) {
+	obj := map[string]any{"apiVersion": ArgoAPIVersion, "kind": "Experiment", "spec": map[string]any{
+		"templates": []any{map[string]any{"name": "a"}, map[string]any{"name": "b", "service": map[string]any{}}},
+	}}
+	notes := Convert(obj)
+	if len(notes) != 1 || notes[0] != "spec.templates[1].service: Ramp's controller does not create Services for experiment templates yet; the experiment will end in Error" {
+		t.Errorf("notes %v", notes)
+	}
+}

@@ -76,8 +76,8 @@ kubectl argo rollouts terminate analysisrun check
 #> terminated
 kubectl argo rollouts get analysisrun check
 
-# Experiments are not run by Ramp yet: said plainly.
+# Experiments are not in Ramp's CLI yet: said plainly.
 kubectl argo rollouts get experiment demo-exp
-#fails: Ramp does not run Experiments yet
+#fails: Ramp's CLI does not show or steer Experiments yet
 kubectl argo rollouts list rollouts -A
 #> demo

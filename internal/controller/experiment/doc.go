@@ -1,0 +1,13 @@
+// Package experiment is the Experiment reconciler: it runs one ReplicaSet
+// per template (<experiment>-<template>, labelled with the experiment and
+// template names and the pod-template hash, owned by the Experiment), waits
+// until every template is available (availableAt) or fails the experiment
+// at its progress deadline, starts one AnalysisRun per analysis
+// (<experiment>-<analysis>, its arguments' {{templates.<name>...}} and
+// {{experiment...}} variables filled in), and ends it: after duration, when
+// every requiredForCompletion analysis has finished, when an analysis fails,
+// or on spec.terminate. Then running analyses are terminated and, after
+// scaleDownDelaySeconds, the ReplicaSets are scaled to zero. Every name is
+// fixed, so a controller killed at any point finds what it created; an
+// Experiment at rest writes nothing.
+package experiment
