@@ -8,6 +8,7 @@
 // every requiredForCompletion analysis has finished, when an analysis fails,
 // or on spec.terminate. Then running analyses are terminated and, after
 // scaleDownDelaySeconds, the ReplicaSets are scaled to zero. Every name is
-// fixed, so a controller killed at any point finds what it created; an
-// Experiment at rest writes nothing.
+// fixed, so a restarted controller finds what it created (the chaos suite
+// does not cover experiments yet); an ended Experiment whose ReplicaSets are
+// at zero writes nothing.
 package experiment

@@ -209,3 +209,23 @@ func TestExperimentFailsAtItsProgressDeadline(t *testing.T) {
 		t.Errorf("message %q", failed.Status.Message)
 	}
 }
+
+// A template asking for a Service, which Ramp does not create yet, ends the
+// experiment in Error saying so; nothing is started.
+func TestExperimentWithATemplateServiceIsAnError(t *testing.T) {
+	ns := setup(t, newKPI(t, 1))
+	tpl := template("canary", nil)
+	tpl.Service = &v1alpha1.TemplateService{}
+	exp := experiment(ns, "svc", v1alpha1.ExperimentSpec{Templates: []v1alpha1.TemplateSpec{tpl}})
+	if err := admin.Create(t.Context(), exp); err != nil {
+		t.Fatal(err)
+	}
+	got := waitPhase(t, exp, v1alpha1.AnalysisPhaseError)
+	if got.Status.Message != "spec.templates[0].service: Services for experiment templates are not supported yet" {
+		t.Errorf("message %q", got.Status.Message)
+	}
+	var rss appsv1.ReplicaSetList
+	if err := admin.List(t.Context(), &rss, client.InNamespace(ns)); err != nil || len(rss.Items) != 0 {
+		t.Errorf("ReplicaSets %d (%v): want none", len(rss.Items), err)
+	}
+}
