@@ -19,6 +19,7 @@ import (
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
 	"github.com/rampdev/ramp/internal/cluster/clustertest"
+	"github.com/rampdev/ramp/internal/replicaset"
 )
 
 var (
@@ -147,6 +148,12 @@ func TestExperimentRunsForItsDurationThenScalesDown(t *testing.T) {
 	}
 	canary := replicaSet(t, ns, "shop-canary")
 	hash := canary.Labels[v1alpha1.DefaultRolloutUniqueLabelKey]
+	// The pods carry the experiment's labels, hashed with the template: the
+	// same template outside the experiment has another hash.
+	plain := template("canary", nil).Template
+	if hash == replicaset.TemplateHash(&plain, nil) || canary.Spec.Template.Labels[v1alpha1.ExperimentNameLabelKey] != "shop" {
+		t.Errorf("canary pods: hash %s, labels %v: want the experiment's labels in the hash", hash, canary.Spec.Template.Labels)
+	}
 	if canary.Labels[v1alpha1.ExperimentNameLabelKey] != "shop" || canary.Labels[v1alpha1.ExperimentTemplateNameLabelKey] != "canary" || hash == "" ||
 		canary.Spec.Selector.MatchLabels[v1alpha1.DefaultRolloutUniqueLabelKey] != hash || metav1.GetControllerOf(canary).Name != "shop" {
 		t.Errorf("canary ReplicaSet labels %v, selector %v, owner %v", canary.Labels, canary.Spec.Selector, canary.OwnerReferences)

@@ -136,10 +136,15 @@ func (x *run) replicaSet(ctx context.Context, t *v1alpha1.TemplateSpec) (*appsv1
 // another version's.
 func (x *run) newReplicaSet(t *v1alpha1.TemplateSpec) *appsv1.ReplicaSet {
 	tpl := t.Template.DeepCopy()
-	hash := replicaset.TemplateHash(tpl, nil)
 	if tpl.Labels == nil {
 		tpl.Labels = map[string]string{}
 	}
+	// The pods carry the experiment's labels, which go into the hash: a
+	// template copied from a Rollout's never gets that ReplicaSet's hash, so
+	// the Rollout's Services (which select by hash) never send it traffic.
+	tpl.Labels[v1alpha1.ExperimentNameLabelKey] = x.exp.Name
+	tpl.Labels[v1alpha1.ExperimentTemplateNameLabelKey] = t.Name
+	hash := replicaset.TemplateHash(tpl, nil)
 	tpl.Labels[v1alpha1.DefaultRolloutUniqueLabelKey] = hash
 	selector := t.Selector.DeepCopy()
 	if selector == nil {
@@ -150,8 +155,6 @@ func (x *run) newReplicaSet(t *v1alpha1.TemplateSpec) *appsv1.ReplicaSet {
 	}
 	selector.MatchLabels[v1alpha1.DefaultRolloutUniqueLabelKey] = hash
 	labels := maps.Clone(tpl.Labels)
-	labels[v1alpha1.ExperimentNameLabelKey] = x.exp.Name
-	labels[v1alpha1.ExperimentTemplateNameLabelKey] = t.Name
 	if id := x.exp.Labels[v1alpha1.InstanceIDLabelKey]; id != "" {
 		labels[v1alpha1.InstanceIDLabelKey] = id
 	}
