@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
@@ -96,7 +97,7 @@ func (r *Router) setWeight(ctx context.Context, name string, percent int64) erro
 		return fmt.Errorf("reading Mapping %s: %w", CanaryName(name), err)
 	}
 	exists := err == nil
-	if exists && !r.owns(have) {
+	if exists && !trafficrouting.OwnedBy(have, r.ro) {
 		return fmt.Errorf("Mapping %s exists and is not this rollout's", CanaryName(name))
 	}
 	if percent == 0 {
@@ -111,7 +112,7 @@ func (r *Router) setWeight(ctx context.Context, name string, percent int64) erro
 			}
 			return r.write(ctx, have, false)
 		}
-		if err := r.writer.Delete(ctx, have, ctrl.Preconditions{UID: ptrTo(have.GetUID())}); err != nil && !apierrors.IsNotFound(err) {
+		if err := r.writer.Delete(ctx, have, ctrl.Preconditions{UID: ptr.To(have.GetUID())}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting Mapping %s: %w", have.GetName(), err)
 		}
 		return nil
@@ -179,14 +180,7 @@ func (r *Router) write(ctx context.Context, obj *unstructured.Unstructured, crea
 	return nil
 }
 
-func (r *Router) owns(obj *unstructured.Unstructured) bool {
-	ref := metav1.GetControllerOf(obj)
-	return ref != nil && ref.Kind == "Rollout" && ref.Name == r.ro.Name
-}
-
 func weightOf(obj *unstructured.Unstructured) int64 {
 	w, _, _ := unstructured.NestedInt64(obj.Object, "spec", "weight")
 	return w
 }
-
-func ptrTo[T any](v T) *T { return &v }

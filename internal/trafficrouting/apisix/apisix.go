@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
@@ -164,7 +165,7 @@ func (r *Router) SetHeaderRoute(ctx context.Context, h *v1alpha1.SetHeaderRoute)
 		return nil
 	case err != nil:
 		return fmt.Errorf("reading ApisixRoute %s: %w", name, err)
-	case !r.owns(have):
+	case !trafficrouting.OwnedBy(have, r.ro):
 		return fmt.Errorf("ApisixRoute %s exists and is not this rollout's", name)
 	case trafficrouting.Covers(have.Object["spec"], spec):
 		return nil
@@ -193,18 +194,13 @@ func (r *Router) deleteOwned(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("reading ApisixRoute %s: %w", name, err)
 	}
-	if !r.owns(obj) {
+	if !trafficrouting.OwnedBy(obj, r.ro) {
 		return nil
 	}
-	if err := r.writer.Delete(ctx, obj, ctrl.Preconditions{UID: ptr(obj.GetUID())}); err != nil && !apierrors.IsNotFound(err) {
+	if err := r.writer.Delete(ctx, obj, ctrl.Preconditions{UID: ptr.To(obj.GetUID())}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting ApisixRoute %s: %w", name, err)
 	}
 	return nil
-}
-
-func (r *Router) owns(obj *unstructured.Unstructured) bool {
-	ref := metav1.GetControllerOf(obj)
-	return ref != nil && ref.Kind == "Rollout" && ref.Name == r.ro.Name
 }
 
 func (r *Router) get(ctx context.Context, name string) (*unstructured.Unstructured, error) {
@@ -270,5 +266,3 @@ func headerExpr(name string, v *v1alpha1.StringMatch) map[string]any {
 }
 
 func deepCopy(m map[string]any) map[string]any { return runtime.DeepCopyJSON(m) }
-
-func ptr[T any](v T) *T { return &v }

@@ -97,7 +97,7 @@ func (r *Router) SetWeight(ctx context.Context, weight int32) error {
 		case err != nil:
 			return fmt.Errorf("reading Ingress %s: %w", want.Name, err)
 		default:
-			if !owned(have, r.ro) {
+			if !trafficrouting.OwnedBy(have, r.ro) {
 				return fmt.Errorf("canary Ingress %s exists and is not this rollout's", want.Name)
 			}
 			if apiequality.Semantic.DeepEqual(have.Spec, want.Spec) && maps.Equal(have.Annotations, want.Annotations) && maps.Equal(have.Labels, want.Labels) {
@@ -174,9 +174,4 @@ func (r *Router) canaryIngress(stable *networkingv1.Ingress, weight int32) (*net
 		},
 		Spec: *spec,
 	}, nil
-}
-
-func owned(ing *networkingv1.Ingress, ro *v1alpha1.Rollout) bool {
-	ref := metav1.GetControllerOf(ing)
-	return ref != nil && ref.Kind == "Rollout" && ref.Name == ro.Name
 }
