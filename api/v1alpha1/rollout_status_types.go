@@ -18,9 +18,10 @@ type RolloutStatus struct {
 	// ControllerPause is true when the controller paused the rollout.
 	// +optional
 	ControllerPause bool `json:"controllerPause,omitempty"`
-	// PausedOnRuns names the Inconclusive AnalysisRuns of this update the
-	// rollout has paused on. It is written in the same status write as the
-	// InconclusiveAnalysisRun pause condition and kept when a person
+	// PausedOnRuns names the Inconclusive AnalysisRuns (and Experiments) of
+	// this update the rollout has paused on. It is written in the same
+	// status write as the InconclusiveAnalysisRun (InconclusiveExperiment)
+	// pause condition and kept when a person
 	// promotes (clears pauseConditions), so a run named here without that
 	// condition was promoted past, and a promotion can never race the
 	// record of the pause. Cleared when the update ends or is retried.

@@ -338,6 +338,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	exps := &experiment.Reconciler{
 		Client:             mgr.GetClient(),
+		APIReader:          mgr.GetAPIReader(),
 		Events:             mgr.GetEventRecorder("ramp-controller"),
 		Clock:              clk,
 		InstanceID:         opts.InstanceID,

@@ -40,6 +40,15 @@ type MirrorRouter interface {
 	SetMirrorRoute(ctx context.Context, route *v1alpha1.SetMirrorRoute) error
 }
 
+// DestinationRouter is a Router that can send part of the traffic to
+// destinations besides the canary and the stable version: the Services of
+// weighted experiment templates. weight goes to the canary, each
+// destination's weight to its Service, and the rest to the stable version;
+// without destinations it is SetWeight. It is idempotent.
+type DestinationRouter interface {
+	SetWeightAndDestinations(ctx context.Context, weight int32, destinations []v1alpha1.WeightDestination) error
+}
+
 // WeightVerifier is a Router that can tell whether the load balancer
 // really applies the weight it was given. The rollout waits until it does.
 type WeightVerifier interface {

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
@@ -100,6 +101,7 @@ func Experiment(exp *v1alpha1.Experiment) field.ErrorList {
 		if len(t.Template.Spec.Containers) == 0 {
 			errs = append(errs, field.Required(p.Child("template", "spec", "containers"), "at least one container"))
 		}
+		errs = append(errs, templateService(t, p)...)
 		if t.Selector == nil {
 			errs = append(errs, field.Required(p.Child("selector"), "a selector matching the template's labels"))
 			continue
@@ -121,6 +123,26 @@ func Experiment(exp *v1alpha1.Experiment) field.ErrorList {
 	}
 	errs = append(errs, dryRunAndRetention(spec.DryRun, spec.MeasurementRetention, nil, path)...)
 	return errs
+}
+
+// templateService checks an experiment template's Service: a valid name,
+// and a container port to serve.
+func templateService(t *v1alpha1.TemplateSpec, p *field.Path) field.ErrorList {
+	if t.Service == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	if n := t.Service.Name; n != "" {
+		for _, msg := range k8svalidation.IsDNS1035Label(n) {
+			errs = append(errs, field.Invalid(p.Child("service", "name"), n, msg))
+		}
+	}
+	for _, c := range t.Template.Spec.Containers {
+		if len(c.Ports) > 0 {
+			return errs
+		}
+	}
+	return append(errs, field.Required(p.Child("template", "spec", "containers").Index(0).Child("ports"), "a container port for the template's Service to serve"))
 }
 
 // args checks template and run arguments.

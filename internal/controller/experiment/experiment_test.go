@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -90,7 +91,9 @@ func template(name string, annotations map[string]string) v1alpha1.TemplateSpec 
 		Selector: &metav1.LabelSelector{MatchLabels: labels},
 		Template: corev1.PodTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example/shop:" + name}}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{
+				Name: "app", Image: "example/shop:" + name, Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+			}}},
 		},
 	}
 }
@@ -127,15 +130,18 @@ func replicaSet(t *testing.T, ns, name string) *appsv1.ReplicaSet {
 	return rs
 }
 
-// Two templates run side by side for the duration, an analysis measures the
-// canary template's pods by their hash, and at the end the ReplicaSets are
-// scaled to zero and the run is stopped.
+// Two templates run side by side for the duration (20 s), the canary
+// template behind its own Service, an analysis measures the canary
+// template's pods by their hash, and at the end the ReplicaSets are scaled
+// to zero, the Service is deleted and the run is stopped.
 func TestExperimentRunsForItsDurationThenScalesDown(t *testing.T) {
 	k := newKPI(t, 1)
 	ns := setup(t, k)
+	canaryTpl := template("canary", nil)
+	canaryTpl.Service = &v1alpha1.TemplateService{Name: "shop-canary-preview"}
 	exp := experiment(ns, "shop", v1alpha1.ExperimentSpec{
-		Templates: []v1alpha1.TemplateSpec{template("baseline", nil), template("canary", nil)},
-		Duration:  "3s", ScaleDownDelaySeconds: ptr.To[int32](0),
+		Templates: []v1alpha1.TemplateSpec{template("baseline", nil), canaryTpl},
+		Duration:  "20s", ScaleDownDelaySeconds: ptr.To[int32](0),
 		Analyses: []v1alpha1.ExperimentAnalysisTemplateRef{{Name: "errors", TemplateName: "errors",
 			Args: []v1alpha1.Argument{{Name: "hash", Value: ptr.To("{{templates.canary.podTemplateHash}}")}}}},
 	})
@@ -158,21 +164,40 @@ func TestExperimentRunsForItsDurationThenScalesDown(t *testing.T) {
 		canary.Spec.Selector.MatchLabels[v1alpha1.DefaultRolloutUniqueLabelKey] != hash || metav1.GetControllerOf(canary).Name != "shop" {
 		t.Errorf("canary ReplicaSet labels %v, selector %v, owner %v", canary.Labels, canary.Spec.Selector, canary.OwnerReferences)
 	}
+	// The canary template's Service selects its pods by hash and serves
+	// the container's port; the baseline asked for none.
+	svc := &corev1.Service{}
+	if err := admin.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "shop-canary-preview"}, svc); err != nil {
+		t.Fatal(err)
+	}
+	if svc.Spec.Selector[v1alpha1.DefaultRolloutUniqueLabelKey] != hash || len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 8080 ||
+		metav1.GetControllerOf(svc).Name != "shop" {
+		t.Errorf("Service selector %v, ports %v, owner %v", svc.Spec.Selector, svc.Spec.Ports, svc.OwnerReferences)
+	}
+	for _, st := range running.Status.TemplateStatuses {
+		if want := map[string]string{"canary": "shop-canary-preview"}[st.Name]; st.ServiceName != want {
+			t.Errorf("template %s: serviceName %q, want %q", st.Name, st.ServiceName, want)
+		}
+	}
 	done := waitPhase(t, exp, v1alpha1.AnalysisPhaseSuccessful)
-	if !strings.Contains(done.Status.Message, "ran for its duration (3s)") {
+	if !strings.Contains(done.Status.Message, "ran for its duration (20s)") {
 		t.Errorf("message %q", done.Status.Message)
+	}
+	if done.Status.Conditions[0].LastTransitionTime.Sub(done.Status.AvailableAt.Time) < 20*time.Second {
+		t.Errorf("ended at %v, available at %v: before its duration", done.Status.Conditions[0].LastTransitionTime, done.Status.AvailableAt)
 	}
 	if got := k.asked(); len(got) == 0 || got[0] != hash {
 		t.Errorf("the analysis asked for hashes %v, want the canary template's %s", got, hash)
 	}
-	clustertest.Eventually(t, 60*time.Second, "both ReplicaSets at 0 and the run stopped", func() (bool, string) {
+	clustertest.Eventually(t, 60*time.Second, "both ReplicaSets at 0, the Service gone and the run stopped", func() (bool, string) {
 		run := &v1alpha1.AnalysisRun{}
 		if err := admin.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "shop-errors"}, run); err != nil {
 			return false, err.Error()
 		}
+		err := admin.Get(t.Context(), client.ObjectKeyFromObject(svc), &corev1.Service{})
 		b, c := replicaSet(t, ns, "shop-baseline"), replicaSet(t, ns, "shop-canary")
-		return *b.Spec.Replicas == 0 && *c.Spec.Replicas == 0 && run.Status.Phase.Completed(),
-			fmt.Sprintf("baseline %d, canary %d, run %s", *b.Spec.Replicas, *c.Spec.Replicas, run.Status.Phase)
+		return *b.Spec.Replicas == 0 && *c.Spec.Replicas == 0 && run.Status.Phase.Completed() && apierrors.IsNotFound(err),
+			fmt.Sprintf("baseline %d, canary %d, run %s, Service: %v", *b.Spec.Replicas, *c.Spec.Replicas, run.Status.Phase, err)
 	})
 }
 
@@ -217,22 +242,30 @@ func TestExperimentFailsAtItsProgressDeadline(t *testing.T) {
 	}
 }
 
-// A template asking for a Service, which Ramp does not create yet, ends the
-// experiment in Error saying so; nothing is started.
-func TestExperimentWithATemplateServiceIsAnError(t *testing.T) {
+// A template whose Service name is taken by a Service the experiment does
+// not own ends the experiment in Error saying so; the Service is left as
+// it was.
+func TestExperimentDoesNotTakeOverAService(t *testing.T) {
 	ns := setup(t, newKPI(t, 1))
+	theirs := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}},
+	}
+	if err := admin.Create(t.Context(), theirs); err != nil {
+		t.Fatal(err)
+	}
 	tpl := template("canary", nil)
-	tpl.Service = &v1alpha1.TemplateService{}
+	tpl.Service = &v1alpha1.TemplateService{Name: "web"}
 	exp := experiment(ns, "svc", v1alpha1.ExperimentSpec{Templates: []v1alpha1.TemplateSpec{tpl}})
 	if err := admin.Create(t.Context(), exp); err != nil {
 		t.Fatal(err)
 	}
 	got := waitPhase(t, exp, v1alpha1.AnalysisPhaseError)
-	if got.Status.Message != "spec.templates[0].service: Services for experiment templates are not supported yet" {
+	if got.Status.Message != "spec.templates[0].service: Service web exists and is not this experiment's" {
 		t.Errorf("message %q", got.Status.Message)
 	}
-	var rss appsv1.ReplicaSetList
-	if err := admin.List(t.Context(), &rss, client.InNamespace(ns)); err != nil || len(rss.Items) != 0 {
-		t.Errorf("ReplicaSets %d (%v): want none", len(rss.Items), err)
+	after := &corev1.Service{}
+	if err := admin.Get(t.Context(), client.ObjectKeyFromObject(theirs), after); err != nil || after.Spec.Selector["app"] != "web" || len(after.OwnerReferences) != 0 {
+		t.Errorf("their Service: %v, selector %v, owners %v", err, after.Spec.Selector, after.OwnerReferences)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
@@ -29,6 +30,9 @@ import (
 type Reconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
 	Client client.Client
+	// APIReader reads from the API server what the cache does not hold
+	// (a Service of the user's under a template's Service name).
+	APIReader client.Reader
 	// Events records Kubernetes events about experiments.
 	Events events.EventRecorder
 	// Clock tells the time of durations and deadlines.
@@ -46,7 +50,7 @@ type Reconciler struct {
 var _ reconcile.Reconciler = (*Reconciler)(nil)
 
 // SetupWithManager registers the reconciler and its watches: Experiments
-// and the ReplicaSets and AnalysisRuns they own.
+// and the ReplicaSets, AnalysisRuns and Services they own.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("experiment").
@@ -56,6 +60,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}))).
 		Owns(&appsv1.ReplicaSet{}).
 		Owns(&v1alpha1.AnalysisRun{}).
+		Owns(&corev1.Service{}).
 		Complete(r)
 }
 

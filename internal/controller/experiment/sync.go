@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -45,7 +46,18 @@ func (x *run) sync(ctx context.Context) error {
 		x.finish(ctx, v1alpha1.AnalysisPhaseError, msg)
 		return nil
 	}
+	if msg, err := x.foreignService(ctx); err != nil || msg != "" {
+		if msg != "" {
+			x.finish(ctx, v1alpha1.AnalysisPhaseError, msg)
+		}
+		return err
+	}
 	if err := x.templates(ctx); err != nil {
+		var foreign *errForeignService
+		if errors.As(err, &foreign) {
+			x.finish(ctx, v1alpha1.AnalysisPhaseError, foreign.msg)
+			return nil
+		}
 		return err
 	}
 	if x.exp.Spec.Terminate {
@@ -76,11 +88,6 @@ func (x *run) refused() string {
 	if errs := validation.Experiment(x.exp); len(errs) > 0 {
 		return errs.ToAggregate().Error()
 	}
-	for i, t := range x.exp.Spec.Templates {
-		if t.Service != nil {
-			return fmt.Sprintf("spec.templates[%d].service: Services for experiment templates are not supported yet", i)
-		}
-	}
 	return ""
 }
 
@@ -99,7 +106,11 @@ func (x *run) templates(ctx context.Context) error {
 			return err
 		}
 		x.rss[t.Name] = rs
-		statuses = append(statuses, x.templateStatus(t, rs))
+		st := x.templateStatus(t, rs)
+		if st.ServiceName, err = x.service(ctx, i, t, rs); err != nil {
+			return err
+		}
+		statuses = append(statuses, st)
 	}
 	x.status.TemplateStatuses = statuses
 	return nil
@@ -424,7 +435,8 @@ func (x *run) finish(ctx context.Context, phase v1alpha1.AnalysisPhase, msg stri
 }
 
 // windDown terminates the analyses still running and, after the scale-down
-// delay, scales the ReplicaSets to zero. Once that is done it writes
+// delay, deletes the templates' Services and scales the ReplicaSets to
+// zero. Once that is done it writes
 // nothing.
 func (x *run) windDown(ctx context.Context) error {
 	for _, st := range x.status.AnalysisRuns {
@@ -456,6 +468,9 @@ func (x *run) windDown(ctx context.Context) error {
 	if wait := ended.Add(delay).Sub(x.now); wait > 0 {
 		x.wake(wait)
 		return nil
+	}
+	if err := x.deleteServices(ctx); err != nil {
+		return err
 	}
 	for _, t := range x.exp.Spec.Templates {
 		rs := &appsv1.ReplicaSet{}

@@ -118,26 +118,33 @@ func (s *syncer) verdict(ctx context.Context, run *v1alpha1.AnalysisRun, kind st
 }
 
 // inconclusive pauses the release on an Inconclusive run until a person
-// promotes it, and reports whether it may go on. The pause condition and
-// the run's name in status.pausedOnRuns are written together, in one status
-// write: a named run without the condition was promoted past, whenever the
-// promotion came and whatever restarts happened around it.
+// promotes it, and reports whether it may go on.
 func (s *syncer) inconclusive(run *v1alpha1.AnalysisRun, kind string) bool {
-	paused := pauseCondition(s.status, v1alpha1.PauseReasonInconclusiveAnalysis) != nil
-	recorded := slices.Contains(s.status.PausedOnRuns, run.Name)
+	return s.pausedOn(v1alpha1.PauseReasonInconclusiveAnalysis, run.Name, kind+" AnalysisRun "+run.Name)
+}
+
+// pausedOn pauses the release, with reason, on the Inconclusive run or
+// experiment name (what describes it) until a person promotes it, and
+// reports whether it may go on. The pause condition and the name in
+// status.pausedOnRuns are written together, in one status write: a named
+// run without the condition was promoted past, whenever the promotion came
+// and whatever restarts happened around it.
+func (s *syncer) pausedOn(reason v1alpha1.PauseReason, name, what string) bool {
+	paused := pauseCondition(s.status, reason) != nil
+	recorded := slices.Contains(s.status.PausedOnRuns, name)
 	if !paused && recorded {
 		return true // promoted past it
 	}
 	if !paused {
 		s.status.PauseConditions = append(s.status.PauseConditions, v1alpha1.PauseCondition{
-			Reason: v1alpha1.PauseReasonInconclusiveAnalysis, StartTime: metav1.NewTime(s.now),
+			Reason: reason, StartTime: metav1.NewTime(s.now),
 		})
-		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutPaused, "Rollout is paused: %s AnalysisRun %s is Inconclusive", kind, run.Name)
+		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutPaused, "Rollout is paused: %s is Inconclusive", what)
 	}
 	if !recorded {
 		// Also when another run's pause already holds the rollout: one
 		// promotion goes past both.
-		s.status.PausedOnRuns = append(s.status.PausedOnRuns, run.Name)
+		s.status.PausedOnRuns = append(s.status.PausedOnRuns, name)
 	}
 	return false
 }
@@ -177,9 +184,13 @@ func (s *syncer) runs(ctx context.Context) ([]v1alpha1.AnalysisRun, error) {
 	return out, nil
 }
 
-// terminateRuns asks every unfinished run of the current template to stop
-// (spec.terminate), at the end of an update or on abort.
+// terminateRuns asks every unfinished run of the current template, and
+// every experiment of the rollout, to stop (spec.terminate), at the end of
+// an update or on abort.
 func (s *syncer) terminateRuns(ctx context.Context) error {
+	if err := s.terminateExperiments(ctx, ""); err != nil {
+		return err
+	}
 	runs, err := s.runs(ctx)
 	if err != nil {
 		return err

@@ -409,6 +409,7 @@ func (s *syncer) resetUpdateState() {
 	s.status.BlueGreen.ScaleUpPreviewCheckPoint = false
 	s.status.Canary.CurrentStepAnalysisRunStatus = nil
 	s.status.Canary.CurrentBackgroundAnalysisRunStatus = nil
+	s.status.Canary.CurrentExperiment = ""
 }
 
 func (s *syncer) removePause(reason v1alpha1.PauseReason) {

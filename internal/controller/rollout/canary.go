@@ -39,11 +39,12 @@ func (s *syncer) syncCanary(ctx context.Context) error {
 			return invalidSpec(fmt.Sprintf("spec.strategy.canary.steps[%d].pause.duration: %v", i, err))
 		}
 		switch {
-		case step.Experiment != nil:
-			return invalidSpec(fmt.Sprintf("spec.strategy.canary.steps[%d].experiment: experiment steps are not supported yet by this controller", i))
 		case step.Plugin != nil:
 			return invalidSpec(fmt.Sprintf("spec.strategy.canary.steps[%d].plugin: step plugins are not supported by this controller", i))
 		}
+	}
+	if err := weightedExperiments(c); err != nil {
+		return err
 	}
 	k := &canaryRun{syncer: s, c: c, steps: c.Steps, maxWeight: c.GetMaxTrafficWeight()}
 	if c.PingPong != nil && s.status.Canary.StablePingPong == "" {
@@ -70,6 +71,9 @@ func (s *syncer) syncCanary(ctx context.Context) error {
 	}
 	s.served = k.stableSvc
 	if err := k.buildRouters(ctx); err != nil {
+		return err
+	}
+	if err := k.weightedRouters(); err != nil {
 		return err
 	}
 	return k.sync(ctx)
@@ -197,6 +201,9 @@ func (k *canaryRun) atRest(ctx context.Context) error {
 
 // update walks the steps of an update in progress.
 func (k *canaryRun) update(ctx context.Context) error {
+	if err := k.currentExperiment(ctx); err != nil {
+		return err
+	}
 	if k.status.Abort {
 		return k.abort(ctx)
 	}
@@ -205,6 +212,9 @@ func (k *canaryRun) update(ctx context.Context) error {
 		k.setIndex(0)
 		k.restartUpdate()
 		if err := k.deleteRuns(ctx); err != nil {
+			return err
+		}
+		if err := k.deleteExperiments(ctx); err != nil {
 			return err
 		}
 		k.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutRetry, "Retrying the update to %s from the first step", replicaset.Describe(k.newRS))
@@ -225,6 +235,16 @@ func (k *canaryRun) update(ctx context.Context) error {
 		// A step run left behind by a promote past it no longer speaks
 		// for the rollout.
 		k.status.Canary.CurrentStepAnalysisRunStatus = nil
+	}
+	// An experiment of a step promoted past, or of an older template, ends.
+	keep := ""
+	if idx < k.done() && k.steps[idx].Experiment != nil {
+		keep = k.experimentName(idx)
+	} else {
+		k.status.Canary.CurrentExperiment = ""
+	}
+	if err := k.terminateExperiments(ctx, keep); err != nil {
+		return err
 	}
 	weight := canary.Weight(k.steps, idx, k.maxWeight)
 	k.stepMessage = k.describeStep(idx)
@@ -256,6 +276,7 @@ func (k *canaryRun) update(ctx context.Context) error {
 	k.status.ControllerPause = false
 	k.removePause(v1alpha1.PauseReasonCanaryPauseStep)
 	k.status.Canary.CurrentStepAnalysisRunStatus = nil
+	k.status.Canary.CurrentExperiment = ""
 	k.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutStepCompleted, "Rollout step completed (%s): now at step %d/%d", canary.Describe(k.steps[idx]), idx+1, k.done())
 	k.stepMessage = k.describeStep(idx + 1)
 	// The next step's sizes and weight follow on the next reconcile.
@@ -585,6 +606,14 @@ func (k *canaryRun) runStep(ctx context.Context, idx int32, step v1alpha1.Canary
 		}
 		k.status.Canary.CurrentStepAnalysisRunStatus = runStatus(run)
 		return k.verdict(ctx, run, v1alpha1.RolloutTypeStepLabel), nil
+	case step.Experiment != nil:
+		ex, err := k.experiment(ctx, idx, step.Experiment)
+		if err != nil || ex == nil {
+			return false, err
+		}
+		k.status.Canary.CurrentExperiment = ex.Name
+		k.stepExperiment = ex
+		return k.experimentVerdict(ex), nil
 	}
 	return true, nil
 }

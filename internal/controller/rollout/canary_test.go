@@ -549,17 +549,6 @@ func TestCanaryWaitsForTheWeightToBeVerified(t *testing.T) {
 	}
 }
 
-func TestCanaryExperimentStepIsRefused(t *testing.T) {
-	e := newEnv(t)
-	e.create(canaryRollout("exp", 1, v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{{Experiment: &v1alpha1.RolloutExperimentStep{
-		Templates: []v1alpha1.RolloutExperimentTemplate{{Name: "a", SpecRef: v1alpha1.CanarySpecRef}},
-	}}}}))
-	ro := e.waitPhase("exp", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
-	if c := condition(ro, v1alpha1.InvalidSpec); c == nil || !strings.Contains(c.Message, "steps[0].experiment: experiment steps are not supported yet") {
-		t.Errorf("InvalidSpec %+v", c)
-	}
-}
-
 // A rollback to a revision within rollbackWindow skips the steps.
 func TestCanaryRollbackWindowFastTracks(t *testing.T) {
 	e := newEnv(t)

@@ -166,6 +166,9 @@ type syncer struct {
 	served *corev1.Service
 	// targets remembers this reconcile's answer about served's targets.
 	targets *bool
+	// stepExperiment is the canary's current experiment, for the abort
+	// message.
+	stepExperiment *v1alpha1.Experiment
 
 	result
 }

@@ -95,6 +95,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}))).
 		Owns(&appsv1.ReplicaSet{}).
 		Owns(&v1alpha1.AnalysisRun{}).
+		Owns(&v1alpha1.Experiment{}).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(toRollouts(v1alpha1.WorkloadKindDeployment))).
 		Watches(&corev1.PodTemplate{}, handler.EnqueueRequestsFromMapFunc(toRollouts(v1alpha1.WorkloadKindPodTemplate))).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {

@@ -134,6 +134,13 @@ func (s *syncer) abortCause() string {
 			return msg
 		}
 	}
+	if ex := s.stepExperiment; ex != nil && (ex.Status.Phase == v1alpha1.AnalysisPhaseFailed || ex.Status.Phase == v1alpha1.AnalysisPhaseError) {
+		msg := fmt.Sprintf("Experiment %s is %s", ex.Name, ex.Status.Phase)
+		if ex.Status.Message != "" {
+			msg += " (" + ex.Status.Message + ")"
+		}
+		return msg
+	}
 	if c := s.condition(v1alpha1.RolloutProgressing); c != nil && c.Reason == v1alpha1.ReasonProgressDeadlineExceeded {
 		return "the progress deadline passed"
 	}
