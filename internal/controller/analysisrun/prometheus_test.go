@@ -25,7 +25,24 @@ var (
 	promErr  error
 	// promStop stops the server and its exporter; TestMain calls it.
 	promStop = func() {}
+	// series adds lines to the exporter's answer, per test: the
+	// experiment test exports counters per pod-template hash.
+	seriesMu sync.Mutex
+	series   = map[string]func() string{}
 )
+
+// addSeries has the exporter also answer with what lines returns, until
+// the test ends.
+func addSeries(t *testing.T, lines func() string) {
+	seriesMu.Lock()
+	series[t.Name()] = lines
+	seriesMu.Unlock()
+	t.Cleanup(func() {
+		seriesMu.Lock()
+		delete(series, t.Name())
+		seriesMu.Unlock()
+	})
+}
 
 // realPrometheus starts (once for the package) a real Prometheus scraping an
 // exporter whose request counters grow by 9 successes and 1 error at every
@@ -41,6 +58,11 @@ func realPrometheus(t *testing.T) string {
 			o, f := ok, failed
 			mu.Unlock()
 			fmt.Fprintf(w, "# TYPE http_requests_total counter\nhttp_requests_total{code=\"200\"} %d\nhttp_requests_total{code=\"500\"} %d\n", o, f)
+			seriesMu.Lock()
+			for _, lines := range series {
+				fmt.Fprint(w, lines())
+			}
+			seriesMu.Unlock()
 		}))
 		dir, err := os.MkdirTemp("", "prometheus-")
 		if err != nil {
