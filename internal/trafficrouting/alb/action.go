@@ -40,13 +40,18 @@ type (
 	}
 )
 
-// forward is the action sending weight (of 100) to canary and the rest to
-// stable, each on port.
-func forward(canary, stable string, port int32, weight int32, sticky *v1alpha1.StickinessConfig) string {
-	a := action{Type: "forward", ForwardConfig: &forwardConfig{TargetGroups: []targetGroup{
-		{ServiceName: canary, ServicePort: port, Weight: weight},
-		{ServiceName: stable, ServicePort: port, Weight: 100 - weight},
-	}}}
+// forward is the action sending weight (of 100) to canary, each
+// destination's weight to its Service (weighted experiment templates, in
+// the middle), and the rest to stable, each on port.
+func forward(canary, stable string, port int32, weight int32, destinations []v1alpha1.WeightDestination, sticky *v1alpha1.StickinessConfig) string {
+	groups := []targetGroup{{ServiceName: canary, ServicePort: port, Weight: weight}}
+	rest := 100 - weight
+	for _, d := range destinations {
+		groups = append(groups, targetGroup{ServiceName: d.ServiceName, ServicePort: port, Weight: d.Weight})
+		rest -= d.Weight
+	}
+	groups = append(groups, targetGroup{ServiceName: stable, ServicePort: port, Weight: rest})
+	a := action{Type: "forward", ForwardConfig: &forwardConfig{TargetGroups: groups}}
 	a.ForwardConfig.TargetGroupStickinessConfig = stick(sticky)
 	return encode(a)
 }
@@ -103,6 +108,16 @@ func encode(v any) string {
 // matched without regard to case, as the AWS Load Balancer Controller's
 // decoder does (Argo Rollouts wrote them capitalised).
 func CanaryWeight(value, canary string) (int32, error) {
+	weights, err := Weights(value)
+	if err != nil {
+		return 0, err
+	}
+	return weights[canary], nil
+}
+
+// Weights reads every target group's weight out of an action annotation's
+// value, by Service name.
+func Weights(value string) (map[string]int32, error) {
 	var a struct {
 		ForwardConfig *struct {
 			TargetGroups []struct {
@@ -112,15 +127,14 @@ func CanaryWeight(value, canary string) (int32, error) {
 		}
 	}
 	if err := json.Unmarshal([]byte(value), &a); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if a.ForwardConfig == nil {
-		return 0, fmt.Errorf("not a forward action with target groups")
+		return nil, fmt.Errorf("not a forward action with target groups")
 	}
+	out := map[string]int32{}
 	for _, tg := range a.ForwardConfig.TargetGroups {
-		if tg.ServiceName == canary {
-			return tg.Weight, nil
-		}
+		out[tg.ServiceName] += tg.Weight
 	}
-	return 0, nil
+	return out, nil
 }

@@ -59,6 +59,8 @@ type Router struct {
 var (
 	_ trafficrouting.Router       = (*Router)(nil)
 	_ trafficrouting.HeaderRouter = (*Router)(nil)
+
+	_ trafficrouting.DestinationRouter = (*Router)(nil)
 )
 
 // New is the router of ro's trafficRouting.alb. Ingresses are read with
@@ -108,7 +110,15 @@ func (r *Router) ActionKey() string { return r.prefix + "/actions." + r.root }
 // SetWeight writes the forward action with weight (of 100) to the canary
 // on every Ingress, where it differs.
 func (r *Router) SetWeight(ctx context.Context, weight int32) error {
-	value := forward(r.canary, r.stable, r.cfg.ServicePort, weight, r.cfg.StickinessConfig)
+	return r.SetWeightAndDestinations(ctx, weight, nil)
+}
+
+// SetWeightAndDestinations writes the forward action with weight to the
+// canary, a target group for each destination (a weighted experiment
+// template's Service, on the same servicePort) and the rest to the stable
+// version, on every Ingress, where it differs.
+func (r *Router) SetWeightAndDestinations(ctx context.Context, weight int32, destinations []v1alpha1.WeightDestination) error {
+	value := forward(r.canary, r.stable, r.cfg.ServicePort, weight, destinations, r.cfg.StickinessConfig)
 	return r.each(ctx, func(ing *networkingv1.Ingress, keys map[string]bool) error {
 		if !routesThrough(ing, r.root) {
 			return fmt.Errorf("the Ingress %s has no path with backend Service %s and port name %s", ing.Name, r.root, UseAnnotation)

@@ -131,6 +131,23 @@ func (f *fixture) Weight(t *testing.T) int32 {
 	return w
 }
 
+func (f *fixture) Destinations(t *testing.T) map[string]int32 {
+	v, ok := get(t, f.ns, "web").Annotations["alb.ingress.kubernetes.io/actions.web-stable"]
+	if !ok {
+		return nil
+	}
+	weights, err := alb.Weights(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := weights["web-canary"] + weights["web-stable"]; sum > 100 {
+		t.Errorf("weights %v", weights)
+	}
+	delete(weights, "web-canary")
+	delete(weights, "web-stable")
+	return weights
+}
+
 func (f *fixture) Routes(t *testing.T) (headers, mirrors []string) {
 	ing := get(t, f.ns, "web")
 	for k := range ing.Annotations {

@@ -168,7 +168,7 @@ func (f *fixture) Remove(t *testing.T) {
 }
 
 func TestAmbassadorConforms(t *testing.T) {
-	conformance.Suite{Name: "ambassador", New: newFixture, NoHeaderRoutes: true, NoMirrorRoutes: true}.Run(t)
+	conformance.Suite{Name: "ambassador", New: newFixture, NoDestinations: true, NoHeaderRoutes: true, NoMirrorRoutes: true}.Run(t)
 }
 
 // Back at weight 0 the canary Mapping first takes no traffic, then goes.

@@ -214,7 +214,7 @@ func (f *fixture) Remove(t *testing.T) {
 }
 
 func TestApisixConforms(t *testing.T) {
-	conformance.Suite{Name: "apisix", New: newFixture, NoMirrorRoutes: true}.Run(t)
+	conformance.Suite{Name: "apisix", New: newFixture, NoDestinations: true, NoMirrorRoutes: true}.Run(t)
 }
 
 // A canary through an ApisixRoute with ramp-controller.

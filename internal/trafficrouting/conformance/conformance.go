@@ -6,6 +6,7 @@
 package conformance
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
@@ -31,6 +32,14 @@ type Fixture interface {
 	Remove(t *testing.T)
 }
 
+// DestinationFixture is the Fixture of a router that sends traffic to
+// additional destinations (trafficrouting.DestinationRouter).
+type DestinationFixture interface {
+	// Destinations are the weights the objects give to destinations other
+	// than the canary and the stable version, by Service name.
+	Destinations(t *testing.T) map[string]int32
+}
+
 // Suite runs the conformance tests for one router.
 type Suite struct {
 	// Name of the router, for test names.
@@ -41,6 +50,11 @@ type Suite struct {
 	// lacks; their tests are skipped, and the router must not implement
 	// the interface.
 	NoHeaderRoutes, NoMirrorRoutes bool
+	// NoDestinations declares a router that cannot send traffic to
+	// additional destinations (weighted experiment templates); the others
+	// implement trafficrouting.DestinationRouter and their fixtures
+	// DestinationFixture.
+	NoDestinations bool
 	// CreatesItsObjects declares a router that creates the objects it
 	// routes through (SMI's TrafficSplit): a missing one is created again,
 	// not reported.
@@ -139,6 +153,52 @@ func (s Suite) Run(t *testing.T) {
 		}
 		if _, got := f.Routes(t); len(got) != 0 {
 			t.Errorf("mirror routes %v after removal", got)
+		}
+	})
+	t.Run(s.Name+"/additional-destinations", func(t *testing.T) {
+		// A weighted experiment: its templates' Services get their share
+		// beside the canary's, and lose it after.
+		f := s.New(t)
+		d, ok := f.Router().(trafficrouting.DestinationRouter)
+		if s.NoDestinations {
+			if ok {
+				t.Error("declared without destinations, but implements DestinationRouter")
+			}
+			t.Skip("the router has no additional destinations")
+		}
+		df, fok := f.(DestinationFixture)
+		if !ok || !fok {
+			t.Fatalf("implements DestinationRouter: %v; its fixture DestinationFixture: %v", ok, fok)
+		}
+		before := f.Foreign(t)
+		dests := []v1alpha1.WeightDestination{{ServiceName: "exp-baseline", Weight: 5}, {ServiceName: "exp-canary", Weight: 10}}
+		if err := d.SetWeightAndDestinations(t.Context(), 20, dests); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := df.Destinations(t), map[string]int32{"exp-baseline": 5, "exp-canary": 10}; !maps.Equal(got, want) || f.Weight(t) != 20 {
+			t.Errorf("destinations %v, canary weight %d: want %v and 20", got, f.Weight(t), want)
+		}
+		writes := f.Writes()
+		if err := d.SetWeightAndDestinations(t.Context(), 20, dests); err != nil {
+			t.Fatal(err)
+		}
+		if f.Writes() != writes {
+			t.Error("re-applying the same destinations wrote")
+		}
+		if err := d.SetWeightAndDestinations(t.Context(), 20, dests[1:]); err != nil {
+			t.Fatal(err)
+		}
+		if got := df.Destinations(t); len(got) != 1 || got["exp-canary"] != 10 {
+			t.Errorf("destinations %v after one was dropped", got)
+		}
+		if err := f.Router().SetWeight(t.Context(), 20); err != nil {
+			t.Fatal(err)
+		}
+		if got := df.Destinations(t); len(got) != 0 || f.Weight(t) != 20 {
+			t.Errorf("after SetWeight: destinations %v, canary weight %d", got, f.Weight(t))
+		}
+		if after := f.Foreign(t); after != before {
+			t.Errorf("the destinations changed what is not the router's:\nbefore %s\nafter  %s", before, after)
 		}
 	})
 	t.Run(s.Name+"/reset-to-stable", func(t *testing.T) {

@@ -28,3 +28,5 @@ func TestMemoryRouterConforms(t *testing.T) {
 		return memoryFixture{r: (&memory.Factory{}).For(types.NamespacedName{Namespace: "ns", Name: t.Name()})}
 	}}.Run(t)
 }
+
+func (f memoryFixture) Destinations(*testing.T) map[string]int32 { return f.r.Destinations() }

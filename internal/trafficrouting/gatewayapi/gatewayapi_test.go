@@ -274,14 +274,14 @@ func (f *fixture) Remove(t *testing.T) {
 }
 
 func TestGatewayAPIConforms(t *testing.T) {
-	conformance.Suite{Name: "gatewayAPI", New: newFixture}.Run(t)
+	conformance.Suite{Name: "gatewayAPI", New: newFixture, NoDestinations: true}.Run(t)
 }
 
 // With a TCPRoute (experimental channel) beside the HTTPRoute: both carry
 // every weight, the TCPRoute never gets header or mirror rules, and what is
 // not the router's in it is untouched.
 func TestGatewayAPIWithATCPRouteConforms(t *testing.T) {
-	conformance.Suite{Name: "gatewayAPI-tcp", New: newTCPFixture}.Run(t)
+	conformance.Suite{Name: "gatewayAPI-tcp", New: newTCPFixture, NoDestinations: true}.Run(t)
 }
 
 // A cluster that serves no TCPRoute: the router says so, naming the route

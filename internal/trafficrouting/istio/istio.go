@@ -59,6 +59,8 @@ var (
 	_ trafficrouting.Router       = (*Router)(nil)
 	_ trafficrouting.HeaderRouter = (*Router)(nil)
 	_ trafficrouting.MirrorRouter = (*Router)(nil)
+
+	_ trafficrouting.DestinationRouter = (*Router)(nil)
 )
 
 // New is the router of ro's trafficRouting.istio, reading and writing
@@ -173,21 +175,72 @@ func (r *Router) UpdateHash(ctx context.Context, canaryHash, stableHash string) 
 // routes (all, when none is named and the VirtualService has one), TLS
 // routes (by port and SNI hosts) and TCP routes (by port).
 func (r *Router) SetWeight(ctx context.Context, weight int32) error {
-	return r.each(ctx, func(vs v1alpha1.IstioVirtualService, spec map[string]any) (bool, error) {
+	return r.SetWeightAndDestinations(ctx, weight, nil)
+}
+
+// DestinationsAnnotation lists, on a VirtualService, the hosts of the
+// destinations the router added for weighted experiment templates, so it
+// removes them (and only them) when the experiment ends.
+const DestinationsAnnotation = "ramp.dev/experiment-destinations"
+
+// SetWeightAndDestinations weights the routes as SetWeight does, with a
+// destination per additional Service (a weighted experiment template's, on
+// the canary destination's port) between them; the stable version gets
+// the rest.
+func (r *Router) SetWeightAndDestinations(ctx context.Context, weight int32, destinations []v1alpha1.WeightDestination) error {
+	stableWeight := r.maxWeight - weight
+	wanted := map[string]int32{}
+	var hosts []string
+	for _, d := range destinations {
+		wanted[d.ServiceName] = d.Weight
+		hosts = append(hosts, d.ServiceName)
+		stableWeight -= d.Weight
+	}
+	return r.eachObject(ctx, func(vs v1alpha1.IstioVirtualService, obj *unstructured.Unstructured, spec map[string]any) (bool, error) {
+		added := map[string]bool{}
+		for h := range strings.SplitSeq(obj.GetAnnotations()[DestinationsAnnotation], ",") {
+			added[h] = h != ""
+		}
 		changed, found := false, false
 		weigh := func(route map[string]any) {
 			dests, _ := route["route"].([]any)
+			kept := dests[:0:0]
+			seen := map[string]bool{}
+			var port any
 			for _, y := range dests {
 				d, _ := y.(map[string]any)
 				dest, _ := d["destination"].(map[string]any)
 				switch r.role(dest) {
 				case "stable":
-					changed = setWeight(d, r.maxWeight-weight) || changed
+					changed = setWeight(d, stableWeight) || changed
 					found = true
 				case "canary":
 					changed = setWeight(d, weight) || changed
+					port = dest["port"]
+				default:
+					host, _ := dest["host"].(string)
+					if w, ok := wanted[host]; ok {
+						changed = setWeight(d, w) || changed
+						seen[host] = true
+					} else if added[host] {
+						changed = true // the experiment's share ended
+						continue
+					}
 				}
+				kept = append(kept, y)
 			}
+			for _, host := range hosts {
+				if seen[host] {
+					continue
+				}
+				dest := map[string]any{"host": host}
+				if port != nil {
+					dest["port"] = runtime.DeepCopyJSONValue(port)
+				}
+				kept = append(kept, map[string]any{"destination": dest, "weight": int64(wanted[host])})
+				changed = true
+			}
+			route["route"] = kept
 		}
 		http, _ := spec["http"].([]any)
 		for _, x := range http {
@@ -220,6 +273,18 @@ func (r *Router) SetWeight(ctx context.Context, weight int32) error {
 		}
 		if !found {
 			return false, fmt.Errorf("VirtualService %s/%s: no route sends traffic to the stable destination", r.namespace, vs.Name)
+		}
+		if list := strings.Join(hosts, ","); obj.GetAnnotations()[DestinationsAnnotation] != list {
+			ann := obj.GetAnnotations()
+			if ann == nil {
+				ann = map[string]string{}
+			}
+			ann[DestinationsAnnotation] = list
+			if list == "" {
+				delete(ann, DestinationsAnnotation)
+			}
+			obj.SetAnnotations(ann)
+			changed = true
 		}
 		return changed, nil
 	})
@@ -335,6 +400,13 @@ func (r *Router) canaryDestination(http []any) (map[string]any, error) {
 // each reads every VirtualService, lets change edit its spec, and writes
 // it back (with its resourceVersion) only when change changed something.
 func (r *Router) each(ctx context.Context, change func(v1alpha1.IstioVirtualService, map[string]any) (bool, error)) error {
+	return r.eachObject(ctx, func(vs v1alpha1.IstioVirtualService, _ *unstructured.Unstructured, spec map[string]any) (bool, error) {
+		return change(vs, spec)
+	})
+}
+
+// eachObject is each, with the whole object to change.
+func (r *Router) eachObject(ctx context.Context, change func(v1alpha1.IstioVirtualService, *unstructured.Unstructured, map[string]any) (bool, error)) error {
 	for _, vs := range r.services {
 		obj := &unstructured.Unstructured{}
 		obj.SetGroupVersionKind(r.at(VirtualService))
@@ -348,7 +420,7 @@ func (r *Router) each(ctx context.Context, change func(v1alpha1.IstioVirtualServ
 		if spec == nil {
 			return fmt.Errorf("VirtualService %s has no spec", vs.Name)
 		}
-		changed, err := change(vs, spec)
+		changed, err := change(vs, obj, spec)
 		if err != nil {
 			return err
 		}

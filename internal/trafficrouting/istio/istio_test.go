@@ -2,6 +2,7 @@ package istio_test
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -111,8 +112,10 @@ func (f *fixture) vs(t *testing.T) map[string]any {
 
 func (f *fixture) Router() trafficrouting.Router { return f.r }
 
-// weights reads the canary and stable weights of a route.
+// weights reads the canary and stable weights of a route; with the other
+// destinations' they add up to 100.
 func weights(t *testing.T, route map[string]any) (canary, stable int64) {
+	var others int64
 	for _, x := range route["route"].([]any) {
 		d := x.(map[string]any)
 		w, _ := d["weight"].(int64)
@@ -121,9 +124,11 @@ func weights(t *testing.T, route map[string]any) (canary, stable int64) {
 			canary = w
 		case "web-stable":
 			stable = w
+		default:
+			others += w
 		}
 	}
-	if canary+stable != 100 {
+	if canary+stable+others != 100 {
 		t.Errorf("route %v: weights do not add up to 100", route)
 	}
 	return canary, stable
@@ -142,6 +147,33 @@ func (f *fixture) Weight(t *testing.T) int32 {
 		t.Errorf("HTTP weight %d, TCP weight %d", httpWeight, tcpWeight)
 	}
 	return int32(httpWeight)
+}
+
+// Destinations are the primary HTTP route's other destinations; the TCP
+// route has the same.
+func (f *fixture) Destinations(t *testing.T) map[string]int32 {
+	spec := f.vs(t)["spec"].(map[string]any)
+	others := func(route map[string]any) map[string]int32 {
+		out := map[string]int32{}
+		for _, x := range route["route"].([]any) {
+			d := x.(map[string]any)
+			w, _ := d["weight"].(int64)
+			if host := d["destination"].(map[string]any)["host"].(string); host != "web-canary" && host != "web-stable" {
+				out[host] = int32(w)
+			}
+		}
+		return out
+	}
+	var http map[string]int32
+	for _, x := range spec["http"].([]any) {
+		if route := x.(map[string]any); route["name"] == "primary" {
+			http = others(route)
+		}
+	}
+	if tcp := others(spec["tcp"].([]any)[0].(map[string]any)); !maps.Equal(tcp, http) {
+		t.Errorf("HTTP destinations %v, TCP %v", http, tcp)
+	}
+	return http
 }
 
 func (f *fixture) Routes(t *testing.T) (headers, mirrors []string) {

@@ -5,6 +5,7 @@ package memory
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 
@@ -54,6 +55,7 @@ type Router struct {
 	mirrors    map[string]*v1alpha1.SetMirrorRoute
 	verified   bool
 	fail       error
+	dests      map[string]int32
 }
 
 var (
@@ -61,6 +63,8 @@ var (
 	_ trafficrouting.HeaderRouter   = (*Router)(nil)
 	_ trafficrouting.MirrorRouter   = (*Router)(nil)
 	_ trafficrouting.WeightVerifier = (*Router)(nil)
+
+	_ trafficrouting.DestinationRouter = (*Router)(nil)
 )
 
 // Type is "memory".
@@ -75,11 +79,21 @@ func (r *Router) UpdateHash(_ context.Context, canaryHash, stableHash string) er
 }
 
 // SetWeight records the weight; History keeps each change.
-func (r *Router) SetWeight(_ context.Context, weight int32) error {
+func (r *Router) SetWeight(ctx context.Context, weight int32) error {
+	return r.SetWeightAndDestinations(ctx, weight, nil)
+}
+
+// SetWeightAndDestinations records the weight and the additional
+// destinations.
+func (r *Router) SetWeightAndDestinations(_ context.Context, weight int32, destinations []v1alpha1.WeightDestination) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail != nil {
 		return r.fail
+	}
+	r.dests = map[string]int32{}
+	for _, d := range destinations {
+		r.dests[d.ServiceName] = d.Weight
 	}
 	r.calls++
 	if len(r.history) == 0 || r.weight != weight {
@@ -150,6 +164,13 @@ func (r *Router) Weight() int32 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.weight
+}
+
+// Destinations are the additional destinations' weights, by Service.
+func (r *Router) Destinations() map[string]int32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.dests)
 }
 
 // Calls counts the SetWeight calls, changes or not.

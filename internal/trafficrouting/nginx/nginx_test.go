@@ -130,7 +130,7 @@ func (f *fixture) Remove(t *testing.T) {
 }
 
 func TestNginxConforms(t *testing.T) {
-	conformance.Suite{Name: "nginx", New: newFixture, NoHeaderRoutes: true, NoMirrorRoutes: true}.Run(t)
+	conformance.Suite{Name: "nginx", New: newFixture, NoDestinations: true, NoHeaderRoutes: true, NoMirrorRoutes: true}.Run(t)
 }
 
 // The canary Ingress: the stable one's paths of the stable Service, with

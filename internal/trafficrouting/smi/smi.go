@@ -71,13 +71,21 @@ func (r *Router) RemoveManagedRoutes(context.Context) error { return nil }
 // SetWeight creates or updates the TrafficSplit; it writes only what
 // differs.
 func (r *Router) SetWeight(ctx context.Context, weight int32) error {
-	want := map[string]any{
-		"service": r.root,
-		"backends": []any{
-			map[string]any{"service": r.canary, "weight": int64(weight)},
-			map[string]any{"service": r.stable, "weight": int64(r.maxWeight - weight)},
-		},
+	return r.SetWeightAndDestinations(ctx, weight, nil)
+}
+
+// SetWeightAndDestinations splits the traffic between the canary, one
+// backend per destination (weighted experiment templates' Services) and
+// the stable version, which gets the rest.
+func (r *Router) SetWeightAndDestinations(ctx context.Context, weight int32, destinations []v1alpha1.WeightDestination) error {
+	stable := r.maxWeight - weight
+	backends := []any{map[string]any{"service": r.canary, "weight": int64(weight)}}
+	for _, d := range destinations {
+		backends = append(backends, map[string]any{"service": d.ServiceName, "weight": int64(d.Weight)})
+		stable -= d.Weight
 	}
+	backends = append(backends, map[string]any{"service": r.stable, "weight": int64(stable)})
+	want := map[string]any{"service": r.root, "backends": backends}
 	obj := &unstructured.Unstructured{}
 	obj.SetAPIVersion("split.smi-spec.io/" + r.version)
 	obj.SetKind("TrafficSplit")

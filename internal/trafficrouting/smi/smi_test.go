@@ -78,25 +78,37 @@ func (f *fixture) split(t *testing.T) *unstructured.Unstructured {
 
 func (f *fixture) Router() trafficrouting.Router { return f.r }
 
-func (f *fixture) Weight(t *testing.T) int32 {
+// weights are the split's backends' weights, by Service; they add up to
+// 100.
+func (f *fixture) weights(t *testing.T) map[string]int32 {
 	obj := f.split(t)
 	if obj == nil {
-		return 0
+		return nil
 	}
 	backends, _, _ := unstructured.NestedSlice(obj.Object, "spec", "backends")
-	weights := map[string]int{}
+	weights, sum := map[string]int32{}, 0
 	for _, b := range backends {
 		m := b.(map[string]any)
 		w, err := strconv.Atoi(fmt.Sprint(m["weight"]))
 		if err != nil {
 			t.Fatalf("weight %v", m["weight"])
 		}
-		weights[m["service"].(string)] = w
+		weights[m["service"].(string)] = int32(w)
+		sum += w
 	}
-	if svc, _, _ := unstructured.NestedString(obj.Object, "spec", "service"); svc != "web" || weights["web-canary"]+weights["web-stable"] != 100 {
+	if svc, _, _ := unstructured.NestedString(obj.Object, "spec", "service"); svc != "web" || sum != 100 {
 		t.Errorf("split %v", obj.Object["spec"])
 	}
-	return int32(weights["web-canary"])
+	return weights
+}
+
+func (f *fixture) Weight(t *testing.T) int32 { return f.weights(t)["web-canary"] }
+
+func (f *fixture) Destinations(t *testing.T) map[string]int32 {
+	out := f.weights(t)
+	delete(out, "web-canary")
+	delete(out, "web-stable")
+	return out
 }
 
 func (f *fixture) Routes(*testing.T) ([]string, []string) { return nil, nil }

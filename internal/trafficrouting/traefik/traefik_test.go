@@ -156,7 +156,7 @@ func (f *fixture) Remove(t *testing.T) {
 }
 
 func TestTraefikConforms(t *testing.T) {
-	conformance.Suite{Name: "traefik", New: newFixture, NoHeaderRoutes: true, NoMirrorRoutes: true}.Run(t)
+	conformance.Suite{Name: "traefik", New: newFixture, NoDestinations: true, NoHeaderRoutes: true, NoMirrorRoutes: true}.Run(t)
 }
 
 // A canary through a TraefikService with ramp-controller.
