@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -26,6 +27,9 @@ type canaryRun struct {
 	stableSvc *corev1.Service
 	routers   []trafficrouting.Router
 	maxWeight int32
+	// destinations are the weighted experiment templates' Services while
+	// the step's experiment runs: the routers send them their share.
+	destinations []v1alpha1.WeightDestination
 }
 
 // syncCanary carries a canary release one step: the first deploy goes
@@ -245,6 +249,11 @@ func (k *canaryRun) update(ctx context.Context) error {
 	}
 	if err := k.terminateExperiments(ctx, keep); err != nil {
 		return err
+	}
+	if keep != "" {
+		if err := k.experimentDestinations(ctx, keep, k.steps[idx].Experiment); err != nil {
+			return err
+		}
 	}
 	weight := canary.Weight(k.steps, idx, k.maxWeight)
 	k.stepMessage = k.describeStep(idx)
@@ -466,13 +475,16 @@ func (k *canaryRun) setWeight(ctx context.Context, weight int32) error {
 		canaryHash = selectorHash(k.canarySvc)
 	}
 	w := k.status.Canary.Weights
-	recorded := w != nil && w.Canary.Weight == weight && w.Canary.PodTemplateHash == canaryHash && w.Stable.PodTemplateHash == stableHash
+	recorded := w != nil && w.Canary.Weight == weight && w.Canary.PodTemplateHash == canaryHash && w.Stable.PodTemplateHash == stableHash &&
+		slices.Equal(w.Additional, k.destinations)
 	if recorded && k.hash == stableHash {
 		return nil
 	}
 	for _, r := range k.routers {
 		err := r.UpdateHash(ctx, canaryHash, stableHash)
-		if err == nil {
+		if d, ok := r.(trafficrouting.DestinationRouter); ok && err == nil {
+			err = d.SetWeightAndDestinations(ctx, weight, k.destinations)
+		} else if err == nil {
 			err = r.SetWeight(ctx, weight)
 		}
 		if err != nil {
@@ -484,9 +496,14 @@ func (k *canaryRun) setWeight(ctx context.Context, weight int32) error {
 	}
 	from := k.actualWeight()
 	stableName, canaryName := k.serviceNames()
+	stableWeight := k.maxWeight - weight
+	for _, d := range k.destinations {
+		stableWeight -= d.Weight
+	}
 	k.status.Canary.Weights = &v1alpha1.TrafficWeights{
-		Canary: v1alpha1.WeightDestination{Weight: weight, ServiceName: canaryName, PodTemplateHash: canaryHash},
-		Stable: v1alpha1.WeightDestination{Weight: k.maxWeight - weight, ServiceName: stableName, PodTemplateHash: stableHash},
+		Canary:     v1alpha1.WeightDestination{Weight: weight, ServiceName: canaryName, PodTemplateHash: canaryHash},
+		Stable:     v1alpha1.WeightDestination{Weight: stableWeight, ServiceName: stableName, PodTemplateHash: stableHash},
+		Additional: slices.Clone(k.destinations),
 	}
 	if from != weight {
 		k.event(corev1.EventTypeNormal, v1alpha1.ReasonTrafficWeightUpdated, "Traffic weight updated from %d to %d", from, weight)

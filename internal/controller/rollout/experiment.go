@@ -15,6 +15,7 @@ import (
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/analysisrun"
+	"github.com/rampdev/ramp/internal/canary"
 	"github.com/rampdev/ramp/internal/replicaset"
 	"github.com/rampdev/ramp/internal/trafficrouting"
 )
@@ -145,15 +146,49 @@ func (k *canaryRun) experimentSpec(step *v1alpha1.RolloutExperimentStep) (*v1alp
 }
 
 // weightedExperiments refuses weighted experiment templates without
-// traffic routing: only a router can send them a share of the traffic.
+// traffic routing (only a router can send them a share of the traffic),
+// and weights that leave the stable version less than nothing.
 func weightedExperiments(c *v1alpha1.CanaryStrategy) error {
 	for i, step := range c.Steps {
 		if step.Experiment == nil {
 			continue
 		}
+		sum := canary.Weight(c.Steps, int32(i), c.GetMaxTrafficWeight())
 		for j, t := range step.Experiment.Templates {
 			if t.Weight != nil && c.TrafficRouting == nil {
 				return invalidSpec(fmt.Sprintf("spec.strategy.canary.steps[%d].experiment.templates[%d].weight: a weighted experiment template needs traffic routing (ALB, Istio or SMI)", i, j))
+			}
+			sum += ptr.Deref(t.Weight, 0)
+		}
+		if sum > c.GetMaxTrafficWeight() {
+			return invalidSpec(fmt.Sprintf("spec.strategy.canary.steps[%d].experiment.templates: the templates' weights and the canary's weight at the step add up to %d, over the maximum traffic weight %d", i, sum, c.GetMaxTrafficWeight()))
+		}
+	}
+	return nil
+}
+
+// experimentDestinations are the Services of the step's weighted
+// templates, once its experiment runs (every template available) and until
+// it ends: the routers send them their weights.
+func (k *canaryRun) experimentDestinations(ctx context.Context, name string, step *v1alpha1.RolloutExperimentStep) error {
+	ex := &v1alpha1.Experiment{}
+	err := k.r.Client.Get(ctx, ctrl.ObjectKey{Namespace: k.ro.Namespace, Name: name}, ex)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading Experiment %s: %w", name, err)
+	}
+	if ex.Status.Phase != v1alpha1.AnalysisPhaseRunning || ex.Spec.Terminate || ex.DeletionTimestamp != nil {
+		return nil
+	}
+	for _, t := range step.Templates {
+		if t.Weight == nil {
+			continue
+		}
+		for _, st := range ex.Status.TemplateStatuses {
+			if st.Name == t.Name && st.ServiceName != "" {
+				k.destinations = append(k.destinations, v1alpha1.WeightDestination{Weight: *t.Weight, ServiceName: st.ServiceName, PodTemplateHash: st.PodTemplateHash})
 			}
 		}
 	}

@@ -2,11 +2,13 @@ package rollout_test
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -183,6 +185,53 @@ func TestCanaryWeightedExperimentWithoutRoutingIsInvalid(t *testing.T) {
 	e.create(canaryRollout("exw", 1, v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{step}}))
 	ro := e.waitPhase("exw", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
 	if c := condition(ro, v1alpha1.InvalidSpec); c == nil || !strings.Contains(c.Message, "steps[0].experiment.templates[1].weight: a weighted experiment template needs traffic routing") {
+		t.Errorf("InvalidSpec %+v", c)
+	}
+}
+
+// Weighted templates: while the experiment runs, the router sends each
+// template's Service its weight beside the canary's, and the status shows
+// them; once the step is done they lose it.
+func TestCanaryWeightedExperimentGetsItsShare(t *testing.T) {
+	e := newEnv(t)
+	e.canaryServices("exw")
+	step := experimentStep("10m", false)
+	step.Experiment.Templates[0].Weight = ptr.To[int32](5)
+	step.Experiment.Templates[1].Weight = ptr.To[int32](10)
+	ro := canaryRollout("exw", 1, routed("exw", weight(20), step, weight(100)))
+	ro.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	e.create(ro)
+	e.waitPhase("exw", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	e.setImage("exw", "example/exw:2")
+	name := "exw-" + e.waitStep("exw", 1, v1alpha1.RolloutPhaseProgressing).Status.CurrentPodHash + "-1"
+	want := map[string]int32{name + "-baseline": 5, name + "-canary": 10}
+	e.eventually(30*time.Second, "the templates' Services weighted", func() (bool, string) {
+		got := e.router("exw").Destinations()
+		return maps.Equal(got, want) && e.router("exw").Weight() == 20, fmt.Sprint(got, " canary ", e.router("exw").Weight())
+	})
+	w := e.rollout("exw").Status.Canary.Weights
+	if w == nil || len(w.Additional) != 2 || w.Stable.Weight != 65 || w.Canary.Weight != 20 {
+		t.Errorf("status weights %+v", w)
+	}
+	e.promote("exw")
+	e.waitPhase("exw", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	if got := e.router("exw").Destinations(); len(got) != 0 {
+		t.Errorf("destinations %v after the step", got)
+	}
+	if w := e.rollout("exw").Status.Canary.Weights; w == nil || len(w.Additional) != 0 {
+		t.Errorf("status weights %+v after the step", w)
+	}
+}
+
+// Weights over the maximum are refused.
+func TestCanaryExperimentWeightsOverTheMaximumAreInvalid(t *testing.T) {
+	e := newEnv(t)
+	e.canaryServices("exo")
+	step := experimentStep("1m", false)
+	step.Experiment.Templates[1].Weight = ptr.To[int32](90)
+	e.create(canaryRollout("exo", 1, routed("exo", weight(20), step)))
+	ro := e.waitPhase("exo", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+	if c := condition(ro, v1alpha1.InvalidSpec); c == nil || !strings.Contains(c.Message, "steps[1].experiment.templates: the templates' weights and the canary's weight at the step add up to 110") {
 		t.Errorf("InvalidSpec %+v", c)
 	}
 }

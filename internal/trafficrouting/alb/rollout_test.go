@@ -370,3 +370,71 @@ func TestALBPingPong(t *testing.T) {
 		return apierrors.IsNotFound(err) && weightOf("web-ping") == 100, fmt.Sprint(err, " ping ", weightOf("web-ping"))
 	})
 }
+
+// A weighted experiment step through the ALB router: while the experiment
+// runs, the forward action carries a target group for the experiment
+// template's Service, with its weight, between the canary and the stable
+// version; after the step it has only those two again.
+func TestALBWeightedExperiment(t *testing.T) {
+	ns := clustertest.Namespace(t, admin)
+	create(t, ingress(ns, "web", "web-stable"))
+	for _, name := range []string{"web-stable", "web-canary"} {
+		create(t, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}})
+	}
+	ro := rollout(ns, "web", &v1alpha1.ALBTrafficRouting{Ingress: "web", ServicePort: 80}, func(c *v1alpha1.CanaryStrategy) {
+		c.TrafficRouting.ManagedRoutes = nil
+		c.ScaleDownDelaySeconds = ptr.To[int32](0)
+		c.Steps = []v1alpha1.CanaryStep{
+			{SetWeight: ptr.To[int32](20)},
+			{Experiment: &v1alpha1.RolloutExperimentStep{
+				Duration: "1h",
+				Templates: []v1alpha1.RolloutExperimentTemplate{{
+					Name: "canary", SpecRef: v1alpha1.CanarySpecRef, Weight: ptr.To[int32](15),
+				}},
+				ScaleDownDelaySeconds: ptr.To[int32](0),
+			}},
+			{Pause: &v1alpha1.RolloutPause{}},
+		}
+	})
+	ro.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 80}}
+	create(t, ro)
+	startController(t, nil)
+	eventually(t, "Healthy", func() (bool, string) {
+		r := rolloutNow(t, ns)
+		return r.Status.Phase == v1alpha1.RolloutPhaseHealthy, r.Status.Message
+	})
+	setImage(t, ns, "example/web:2")
+	var service string
+	eventually(t, "the experiment's target group in the forward action", func() (bool, string) {
+		r := rolloutNow(t, ns)
+		service = r.Status.Canary.CurrentExperiment + "-canary"
+		weights, err := alb.Weights(get(t, ns, "web").Annotations["alb.ingress.kubernetes.io/actions.web-stable"])
+		return err == nil && r.Status.Canary.CurrentExperiment != "" && weights[service] == 15 && weights["web-canary"] == 20 && weights["web-stable"] == 65,
+			fmt.Sprintf("%v %v", weights, err)
+	})
+	svc := &corev1.Service{}
+	if err := admin.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: service}, svc); err != nil {
+		t.Fatalf("the experiment template's Service: %v", err)
+	}
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 80 {
+		t.Errorf("Service ports %+v", svc.Spec.Ports)
+	}
+	// As `ramp promote` does at a step without a pause: the next step.
+	r := rolloutNow(t, ns)
+	patch := client.MergeFrom(r.DeepCopy())
+	r.Status.CurrentStepIndex = ptr.To[int32](2)
+	if err := admin.Status().Patch(t.Context(), r, patch); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the forward action without the experiment", func() (bool, string) {
+		r := rolloutNow(t, ns)
+		weights, err := alb.Weights(get(t, ns, "web").Annotations["alb.ingress.kubernetes.io/actions.web-stable"])
+		return err == nil && r.Status.Phase == v1alpha1.RolloutPhasePaused && len(weights) == 2 && weights["web-canary"] == 20 && weights["web-stable"] == 80,
+			fmt.Sprintf("%s: %v %v", r.Status.Phase, weights, err)
+	})
+	eventually(t, "the template's Service deleted", func() (bool, string) {
+		err := admin.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: service}, &corev1.Service{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+}
