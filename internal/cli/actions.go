@@ -272,21 +272,8 @@ func newRetryCommand(e *env) *cobra.Command {
 	cmd.Use = "retry [rollout] NAME"
 	sub := actionCommand(e, "rollout", "Start an aborted update over", retry)
 	sub.Aliases = []string{"rollouts", "ro"}
-	cmd.AddCommand(sub, noExperiments("experiment NAME", "Retry an Experiment"))
+	cmd.AddCommand(sub, newRetryExperimentCommand(e))
 	return cmd
-}
-
-// noExperiments is an Argo command on Experiments that Ramp's CLI does not
-// have yet: it says so instead of "unknown command".
-func noExperiments(use, short string) *cobra.Command {
-	return &cobra.Command{
-		Use:     use,
-		Aliases: []string{"experiments", "exp"},
-		Short:   short + " (not in Ramp's CLI yet)",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return fmt.Errorf("%s: Ramp's CLI does not show or steer Experiments yet (ramp-controller runs them: kubectl get experiments shows their phase)", cmd.CommandPath())
-		},
-	}
 }
 
 func newPauseCommand(e *env) *cobra.Command {
@@ -422,7 +409,7 @@ func setImage(spec *corev1.PodSpec, name, image string) bool {
 }
 
 func newTerminateCommand(e *env) *cobra.Command {
-	term := &cobra.Command{Use: "terminate", Short: "Stop an AnalysisRun"}
+	term := &cobra.Command{Use: "terminate", Short: "Stop an AnalysisRun or an Experiment"}
 	run := &cobra.Command{
 		Use:   "analysisrun NAME",
 		Short: "Stop an AnalysisRun: it takes no more measurements and ends Successful if nothing failed",
@@ -448,6 +435,6 @@ func newTerminateCommand(e *env) *cobra.Command {
 			return err
 		},
 	}
-	term.AddCommand(run, noExperiments("experiment NAME", "Stop an Experiment"))
+	term.AddCommand(run, newTerminateExperimentCommand(e))
 	return term
 }

@@ -22,7 +22,7 @@ import (
 )
 
 func newGetCommand(e *env) *cobra.Command {
-	get := &cobra.Command{Use: "get", Short: "Show a rollout or an AnalysisRun"}
+	get := &cobra.Command{Use: "get", Short: "Show a rollout, an AnalysisRun or an Experiment"}
 	var output string
 	var watch bool
 	var timeoutSeconds int
@@ -75,7 +75,7 @@ func newGetCommand(e *env) *cobra.Command {
 		},
 	}
 	run.Flags().StringVarP(&runOutput, "output", "o", "", "json or yaml: the AnalysisRun object")
-	get.AddCommand(ro, run, noExperiments("experiment NAME", "Show an Experiment"))
+	get.AddCommand(ro, run, newGetExperimentCommand(e))
 	return get
 }
 
@@ -178,7 +178,7 @@ func printObject(w io.Writer, format string, obj runtime.Object) error {
 }
 
 func newListCommand(e *env) *cobra.Command {
-	list := &cobra.Command{Use: "list", Short: "List rollouts"}
+	list := &cobra.Command{Use: "list", Short: "List rollouts or Experiments"}
 	var all, watch, timestamps bool
 	var output, name string
 	ro := &cobra.Command{
@@ -228,7 +228,7 @@ func newListCommand(e *env) *cobra.Command {
 	ro.Flags().StringVar(&name, "name", "", "only the rollout of this name")
 	ro.Flags().BoolVarP(&watch, "watch", "w", false, "then print a rollout's row again each time it changes, until interrupted")
 	ro.Flags().BoolVar(&timestamps, "timestamps", false, "with --watch: begin each changed row with the time")
-	list.AddCommand(ro, noExperiments("experiments", "List Experiments"))
+	list.AddCommand(ro, newListExperimentsCommand(e))
 	return list
 }
 

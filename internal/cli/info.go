@@ -35,6 +35,8 @@ type revision struct {
 	hash   string
 	pods   []corev1.Pod
 	runs   []runInfo
+	// experiments are the canary's experiment steps for this revision.
+	experiments []*experimentInfo
 }
 
 type runInfo struct {
@@ -94,6 +96,22 @@ func load(ctx context.Context, cl client.Reader, ro *v1alpha1.Rollout) (*rollout
 	runs := &v1alpha1.AnalysisRunList{}
 	if err := cl.List(ctx, runs, ns, client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*inHashes)}); err != nil {
 		return nil, fmt.Errorf("listing the rollout's AnalysisRuns: %w", err)
+	}
+	exps := &v1alpha1.ExperimentList{}
+	if err := cl.List(ctx, exps, ns, client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*inHashes)}); err != nil {
+		return nil, fmt.Errorf("listing the rollout's Experiments: %w", err)
+	}
+	for i := range exps.Items {
+		ex := &exps.Items[i]
+		rev := byHash[ex.Labels[v1alpha1.DefaultRolloutUniqueLabelKey]]
+		if rev == nil || !ownedBy(ex.OwnerReferences, ro.UID) {
+			continue
+		}
+		x, err := loadExperiment(ctx, cl, ex)
+		if err != nil {
+			return nil, err
+		}
+		rev.experiments = append(rev.experiments, x)
 	}
 	var uids []string
 	for i := range runs.Items {

@@ -219,6 +219,17 @@ func renderTree(w io.Writer, info *rolloutInfo, now time.Time, st style) {
 			}
 			children = append(children, jobs)
 		}
+		for _, x := range rev.experiments {
+			rows = append(rows, row{x.ex.Name, "Experiment", experimentPhase(x.ex), age(now, x.ex.CreationTimestamp.Time), ""})
+			var parts []row
+			for _, rs := range x.rss {
+				parts = append(parts, row{rs.Name, "ReplicaSet", replicaSetStatus(&rs), age(now, rs.CreationTimestamp.Time), "template:" + rs.Labels[v1alpha1.ExperimentTemplateNameLabelKey]})
+			}
+			for _, r := range x.runs {
+				parts = append(parts, row{r.Name, "AnalysisRun", runPhase(&r), age(now, r.CreationTimestamp.Time), runSummary(&r)})
+			}
+			children = append(children, parts)
+		}
 		for k, r := range rows {
 			lastRow := k == len(rows)-1
 			b, in := "├──", "│  "
@@ -238,17 +249,7 @@ func renderTree(w io.Writer, info *rolloutInfo, now time.Time, st style) {
 	_ = tw.Flush()
 }
 
-func rsStatus(rev *revision) string {
-	rs := rev.rs
-	want := ptr.Deref(rs.Spec.Replicas, 1)
-	switch {
-	case want == 0 && rs.Status.Replicas == 0:
-		return "ScaledDown"
-	case rs.Status.AvailableReplicas >= want && rs.Status.Replicas == want:
-		return "Healthy"
-	}
-	return "Progressing"
-}
+func rsStatus(rev *revision) string { return replicaSetStatus(rev.rs) }
 
 func podStatus(p *corev1.Pod) string {
 	if p.DeletionTimestamp != nil {

@@ -91,15 +91,15 @@ func rolloutNotes(spec map[string]any) []string {
 		return nil
 	}
 	steps, _ := c["steps"].([]any)
+	tr, _ := c["trafficRouting"].(map[string]any)
 	for i, s := range steps {
 		step, _ := s.(map[string]any)
-		for _, kind := range []string{"experiment", "plugin"} {
-			if step[kind] != nil {
-				notes = append(notes, fmt.Sprintf("spec.strategy.canary.steps[%d].%s: Ramp's controller does not run %s steps yet; the rollout will be InvalidSpec", i, kind, kind))
-			}
+		if step["plugin"] != nil {
+			notes = append(notes, fmt.Sprintf("spec.strategy.canary.steps[%d].plugin: Ramp's controller does not run plugin steps; the rollout will be InvalidSpec", i))
 		}
+		notes = append(notes, weightedTemplateNotes(step, i, tr)...)
 	}
-	if tr, _ := c["trafficRouting"].(map[string]any); tr != nil {
+	if tr != nil {
 		notes = append(notes, builtInPlugin(tr)...)
 		var names []string
 		for k := range tr {
@@ -125,18 +125,38 @@ func rolloutNotes(spec map[string]any) []string {
 	return notes
 }
 
-// experimentNotes reports what of an Experiment Ramp does not run yet: a
-// Service for a template.
-func experimentNotes(spec map[string]any) []string {
+// weightedTemplateNotes reports the weighted templates of an experiment
+// step whose routers cannot send them traffic: only ALB, Istio and SMI
+// can.
+func weightedTemplateNotes(step map[string]any, i int, tr map[string]any) []string {
+	exp, _ := step["experiment"].(map[string]any)
+	templates, _ := exp["templates"].([]any)
 	var notes []string
-	templates, _ := spec["templates"].([]any)
-	for i, t := range templates {
-		if tpl, _ := t.(map[string]any); tpl["service"] != nil {
-			notes = append(notes, fmt.Sprintf("spec.templates[%d].service: Ramp's controller does not create Services for experiment templates yet; the experiment will end in Error", i))
+	for j, t := range templates {
+		if tpl, _ := t.(map[string]any); tpl["weight"] == nil {
+			continue
+		}
+		var others []string
+		for name := range tr {
+			if name != "alb" && name != "istio" && name != "smi" && name != "managedRoutes" && name != "maxTrafficWeight" {
+				others = append(others, name)
+			}
+		}
+		slices.Sort(others)
+		switch {
+		case tr == nil:
+			notes = append(notes, fmt.Sprintf("spec.strategy.canary.steps[%d].experiment.templates[%d].weight: a weighted template needs traffic routing; the rollout will be InvalidSpec", i, j))
+		case len(others) > 0:
+			notes = append(notes, fmt.Sprintf("spec.strategy.canary.steps[%d].experiment.templates[%d].weight: the %s router cannot send traffic to experiment templates (ALB, Istio and SMI can); the rollout will be InvalidSpec", i, j, strings.Join(others, ", ")))
 		}
 	}
-	notes = append(notes, metricNotes(spec, "spec")...)
 	return notes
+}
+
+// experimentNotes reports what of an Experiment Ramp does not run: its
+// analyses' providers are the AnalysisTemplates' concern.
+func experimentNotes(spec map[string]any) []string {
+	return metricNotes(spec, "spec")
 }
 
 // metricNotes reports metrics whose provider Ramp does not run.

@@ -52,13 +52,32 @@ func TestConvertNotesOnRouters(t *testing.T) {
 	}
 }
 
-// An Experiment converts without a note, but for a template's Service.
+// An Experiment converts without a note, its template Services included;
+// a canary's experiment step is noted only for weighted templates its
+// router cannot serve.
 func TestConvertNotesOnExperiments(t *testing.T) {
 	obj := map[string]any{"apiVersion": ArgoAPIVersion, "kind": "Experiment", "spec": map[string]any{
 		"templates": []any{map[string]any{"name": "a"}, map[string]any{"name": "b", "service": map[string]any{}}},
 	}}
-	notes := Convert(obj)
-	if len(notes) != 1 || notes[0] != "spec.templates[1].service: Ramp's controller does not create Services for experiment templates yet; the experiment will end in Error" {
+	if notes := Convert(obj); len(notes) != 0 {
 		t.Errorf("notes %v", notes)
+	}
+	step := func(router string) map[string]any {
+		return map[string]any{"apiVersion": ArgoAPIVersion, "kind": "Rollout", "spec": map[string]any{"strategy": map[string]any{"canary": map[string]any{
+			"trafficRouting": map[string]any{router: map[string]any{}},
+			"steps": []any{map[string]any{"experiment": map[string]any{"templates": []any{
+				map[string]any{"name": "a", "specRef": "stable"},
+				map[string]any{"name": "b", "specRef": "canary", "weight": int64(5)},
+			}}}},
+		}}}}
+	}
+	for _, router := range []string{"alb", "istio", "smi"} {
+		if notes := Convert(step(router)); len(notes) != 0 {
+			t.Errorf("%s: notes %v", router, notes)
+		}
+	}
+	want := "spec.strategy.canary.steps[0].experiment.templates[1].weight: the nginx router cannot send traffic to experiment templates (ALB, Istio and SMI can); the rollout will be InvalidSpec"
+	if notes := Convert(step("nginx")); len(notes) != 1 || notes[0] != want {
+		t.Errorf("nginx: notes %v", notes)
 	}
 }

@@ -284,7 +284,7 @@ func (x *run) analyses(ctx context.Context) error {
 			return err
 		}
 		if r == nil {
-			return nil // the experiment ended: its template did not resolve
+			return nil // the experiment ended (its template did not resolve), or an old run is going
 		}
 		phase := r.Status.Phase
 		if phase == "" {
@@ -300,6 +300,16 @@ func (x *run) analysisRun(ctx context.Context, a v1alpha1.ExperimentAnalysisTemp
 	r := &v1alpha1.AnalysisRun{}
 	name := x.runName(a.Name)
 	err := x.r.Client.Get(ctx, client.ObjectKey{Namespace: x.exp.Namespace, Name: name}, r)
+	if err == nil && r.Status.Phase.Completed() && x.runStatus(a.Name) == nil && x.r.APIReader != nil {
+		// A verdict the status has not recorded yet is read from the API
+		// server: `ramp retry experiment` deletes the finished runs, and a
+		// cache that has not seen it must not end the new attempt.
+		err = x.r.APIReader.Get(ctx, client.ObjectKeyFromObject(r), r)
+	}
+	if err == nil && r.DeletionTimestamp != nil {
+		x.wake(time.Second) // a retry's deletion in progress
+		return nil, nil
+	}
 	if err == nil {
 		return r, nil
 	}

@@ -209,10 +209,10 @@ func TestCanaryWeightedExperimentGetsItsShare(t *testing.T) {
 		got := e.router("exw").Destinations()
 		return maps.Equal(got, want) && e.router("exw").Weight() == 20, fmt.Sprint(got, " canary ", e.router("exw").Weight())
 	})
-	w := e.rollout("exw").Status.Canary.Weights
-	if w == nil || len(w.Additional) != 2 || w.Stable.Weight != 65 || w.Canary.Weight != 20 {
-		t.Errorf("status weights %+v", w)
-	}
+	e.eventually(30*time.Second, "the status' weights", func() (bool, string) {
+		w := e.rollout("exw").Status.Canary.Weights
+		return w != nil && len(w.Additional) == 2 && w.Stable.Weight == 65 && w.Canary.Weight == 20, fmt.Sprintf("%+v", w)
+	})
 	e.promote("exw")
 	e.waitPhase("exw", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
 	if got := e.router("exw").Destinations(); len(got) != 0 {
