@@ -98,8 +98,10 @@ func load(ctx context.Context, cl client.Reader, ro *v1alpha1.Rollout) (*rollout
 		return nil, fmt.Errorf("listing the rollout's AnalysisRuns: %w", err)
 	}
 	exps := &v1alpha1.ExperimentList{}
-	if err := cl.List(ctx, exps, ns, client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*inHashes)}); err != nil {
-		return nil, fmt.Errorf("listing the rollout's Experiments: %w", err)
+	if hasExperimentSteps(ro) {
+		if err := cl.List(ctx, exps, ns, client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*inHashes)}); err != nil {
+			return nil, fmt.Errorf("listing the rollout's Experiments: %w", err)
+		}
 	}
 	for i := range exps.Items {
 		ex := &exps.Items[i]
@@ -150,6 +152,19 @@ func load(ctx context.Context, cl client.Reader, ro *v1alpha1.Rollout) (*rollout
 		})
 	}
 	return info, nil
+}
+
+// hasExperimentSteps reports whether the rollout's canary has experiment
+// steps: only then are its Experiments listed.
+func hasExperimentSteps(ro *v1alpha1.Rollout) bool {
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		for _, s := range c.Steps {
+			if s.Experiment != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func ownedBy(refs []metav1.OwnerReference, uid types.UID) bool {

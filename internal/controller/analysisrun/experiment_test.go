@@ -3,6 +3,9 @@ package analysisrun_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -10,11 +13,14 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 )
@@ -48,7 +54,7 @@ func hashTraffic(ns string) func() string {
 		}
 		sort.Strings(hashes)
 		for _, h := range hashes {
-			fmt.Fprintf(&b, "shop_requests_total{pod_template_hash=%q,code=\"200\"} %d\nshop_requests_total{pod_template_hash=%q,code=\"500\"} %d\n", h, counts[h][0], h, counts[h][1])
+			fmt.Fprintf(&b, "shop_requests_total{rollouts_pod_template_hash=%q,code=\"200\"} %d\nshop_requests_total{rollouts_pod_template_hash=%q,code=\"500\"} %d\n", h, counts[h][0], h, counts[h][1])
 		}
 		return b.String()
 	}
@@ -56,7 +62,7 @@ func hashTraffic(ns string) func() string {
 
 // errorRatio is the PromQL error ratio of the pods of one hash argument.
 func errorRatio(arg string) string {
-	return fmt.Sprintf(`(sum(rate(shop_requests_total{code="500",pod_template_hash="{{args.%[1]s}}"}[10s])) / sum(rate(shop_requests_total{pod_template_hash="{{args.%[1]s}}"}[10s])))`, arg)
+	return fmt.Sprintf(`(sum(rate(shop_requests_total{code="500",rollouts_pod_template_hash="{{args.%[1]s}}"}[10s])) / sum(rate(shop_requests_total{rollouts_pod_template_hash="{{args.%[1]s}}"}[10s])))`, arg)
 }
 
 // Acceptance of the canary experiment step: a canary Rollout runs
@@ -166,5 +172,96 @@ func (e *env) experimentScaledDown(name string) {
 			}
 		}
 		return len(list.Items) == 2 && len(running) == 0, fmt.Sprintf("%d ReplicaSets, running: %v", len(list.Items), running)
+	})
+}
+
+// sample reads the documents of a file in config/samples, in namespace ns.
+func sample[T client.Object](t *testing.T, file, ns string) []T {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "samples", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []T
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		var meta metav1.TypeMeta
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			t.Fatal(err)
+		}
+		obj := reflect.New(reflect.TypeFor[T]().Elem()).Interface().(T)
+		if kind := reflect.TypeFor[T]().Elem().Name(); meta.Kind != kind {
+			continue
+		}
+		if err := yaml.Unmarshal([]byte(doc), obj); err != nil {
+			t.Fatal(err)
+		}
+		obj.SetNamespace(ns)
+		out = append(out, obj)
+	}
+	return out
+}
+
+// The samples that use experiments run to their phase: experiment.yaml
+// (its duration shortened to 20 s, its success-rate template the test's
+// own web KPI, since the sample's asks a Prometheus that is not here) ends
+// Successful, its template's Service there while it runs and gone after;
+// rollout-canary-experiment.yaml (its template's Prometheus address the
+// test's real one) releases its new version through the experiment step,
+// Healthy.
+func TestExperimentSamplesRun(t *testing.T) {
+	e := newEnv(t)
+	address := realPrometheus(t)
+	addSeries(t, hashTraffic(e.ns))
+	ep := newEndpoint(t, `{"rate": 0.99}`)
+	m := webMetric("success-rate", ep.URL)
+	m.Provider.Web.JSONPath = "{.rate}"
+	m.SuccessCondition = "result >= 0.95"
+	if err := cl.Create(e.ctx, &v1alpha1.AnalysisTemplate{
+		ObjectMeta: metav1.ObjectMeta{Name: "success-rate", Namespace: e.ns},
+		Spec:       v1alpha1.AnalysisTemplateSpec{Args: []v1alpha1.Argument{{Name: "service-name"}}, Metrics: []v1alpha1.Metric{m}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	exps := sample[*v1alpha1.Experiment](t, "experiment.yaml", e.ns)
+	if len(exps) != 1 {
+		t.Fatalf("experiment.yaml has %d Experiments", len(exps))
+	}
+	ex := exps[0]
+	ex.Spec.Duration, ex.Spec.ScaleDownDelaySeconds = "20s", ptr.To[int32](0)
+	if err := cl.Create(e.ctx, ex); err != nil {
+		t.Fatal(err)
+	}
+	e.experimentPhase(ex.Name, v1alpha1.AnalysisPhaseRunning)
+	svc := &corev1.Service{}
+	if err := cl.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: "shop-experiment-canary"}, svc); err != nil {
+		t.Errorf("the canary template's Service: %v", err)
+	}
+
+	for _, tpl := range sample[*v1alpha1.AnalysisTemplate](t, "rollout-canary-experiment.yaml", e.ns) {
+		tpl.Spec.Metrics[0].Provider.Prometheus.Address = address
+		if err := cl.Create(e.ctx, tpl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ros := sample[*v1alpha1.Rollout](t, "rollout-canary-experiment.yaml", e.ns)
+	if len(ros) != 1 {
+		t.Fatalf("rollout-canary-experiment.yaml has %d Rollouts", len(ros))
+	}
+	e.createRollout(ros[0])
+	e.rolloutPhase(ros[0].Name, v1alpha1.RolloutPhaseHealthy)
+	e.setImage(ros[0].Name, "ghcr.io/example/shop:1.1.0")
+	var ro *v1alpha1.Rollout
+	e.eventually(2*time.Minute, "the new version released", func() (bool, string) {
+		ro = e.rollout(ros[0].Name)
+		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == ro.Status.CurrentPodHash && ro.Status.ObservedGeneration == fmt.Sprint(ro.Generation),
+			fmt.Sprintf("%s: %s", ro.Status.Phase, ro.Status.Message)
+	})
+	e.experimentPhase(ros[0].Name+"-"+ro.Status.CurrentPodHash+"-1", v1alpha1.AnalysisPhaseSuccessful)
+
+	e.experimentPhase(ex.Name, v1alpha1.AnalysisPhaseSuccessful)
+	e.experimentScaledDown(ex.Name)
+	e.eventually(30*time.Second, "the Service deleted", func() (bool, string) {
+		err := cl.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: "shop-experiment-canary"}, &corev1.Service{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
 }

@@ -76,8 +76,10 @@ kubectl argo rollouts terminate analysisrun check
 #> terminated
 kubectl argo rollouts get analysisrun check
 
-# Experiments are not in Ramp's CLI yet: said plainly.
+# Experiments: Argo's commands, Ramp's answers.
 kubectl argo rollouts get experiment demo-exp
-#fails: Ramp's CLI does not show or steer Experiments yet
+#fails: experiment "demo-exp" not found
+kubectl argo rollouts list experiments
+#> NAME
 kubectl argo rollouts list rollouts -A
 #> demo
