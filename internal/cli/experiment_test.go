@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/cli"
 	"github.com/rampdev/ramp/internal/cluster/clustertest"
 )
 
@@ -97,7 +99,24 @@ func TestExperimentThroughTheCLI(t *testing.T) {
 	_, err := ramp(t, ns, "retry", "experiment", "shop")
 	expectError(t, err, `experiment "shop" is Running: only a finished experiment can be retried`)
 
+	// -w redraws it as it changes: here, when it is terminated.
+	var watched syncBuffer
+	cmd := cli.New("ramp", cli.Options{Out: &watched, Err: &watched})
+	cmd.SetArgs([]string{"--kubeconfig", kubeconfig, "-n", ns, "get", "experiment", "shop", "-w"})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	eventually(t, "first drawing", func() (bool, string) {
+		return regexp.MustCompile(`Status:\s+Running`).MatchString(watched.String()), watched.String()
+	})
 	expectLine(t, mustRamp(t, ns, "terminate", "experiment", "shop"), `experiment "shop" terminated`)
+	eventually(t, "redrawn when it ended", func() (bool, string) {
+		return regexp.MustCompile(`Status:\s+Successful`).MatchString(watched.String()), watched.String()
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("interrupted watch: %v", err)
+	}
 	eventually(t, "Successful, scaled down", func() (bool, string) {
 		ex := experimentNow(t, ns, "shop")
 		up := int32(0)

@@ -25,6 +25,7 @@ import (
 // +kubebuilder:rbac:groups=ramp.dev,resources=experiments,verbs=list;watch
 // +kubebuilder:rbac:groups=ramp.dev,resources=experiments/status,verbs=patch
 // +kubebuilder:rbac:groups=ramp.dev,resources=experiments/finalizers,verbs=update
+// +kubebuilder:rbac:groups=ramp.dev,resources=analysisruns,verbs=get;list;watch;create;patch
 
 // Reconciler reconciles Experiments.
 type Reconciler struct {

@@ -154,8 +154,9 @@ func TestCanaryExperimentPromotedPastIsTerminated(t *testing.T) {
 }
 
 // A failed experiment aborts the rollout with the experiment's message;
-// the weight returns to 0.
-func TestCanaryFailedExperimentAborts(t *testing.T) {
+// the weight returns to 0. A retry deletes it and runs the step with a new
+// one.
+func TestCanaryFailedExperimentAbortsThenRetry(t *testing.T) {
 	e := newEnv(t)
 	e.template("rate")
 	e.canaryServices("exf")
@@ -175,6 +176,16 @@ func TestCanaryFailedExperimentAborts(t *testing.T) {
 		return w == 0, fmt.Sprint(w)
 	})
 	e.experimentScaledDown(name)
+	failed := e.experiment(name).UID
+	e.patchStatus("exf", func(s *v1alpha1.RolloutStatus) { s.Abort = false }) // ramp retry
+	e.eventually(60*time.Second, "a new experiment for the step", func() (bool, string) {
+		ex := &v1alpha1.Experiment{}
+		err := cl.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: name}, ex)
+		return err == nil && ex.UID != failed && ex.Status.Phase == v1alpha1.AnalysisPhaseRunning, fmt.Sprint(err, " ", ex.UID, " ", ex.Status.Phase)
+	})
+	if ro := e.waitStep("exf", 1, v1alpha1.RolloutPhaseProgressing); ro.Status.Abort || ro.Status.Canary.CurrentExperiment != name {
+		t.Errorf("after the retry: abort %v, currentExperiment %q", ro.Status.Abort, ro.Status.Canary.CurrentExperiment)
+	}
 }
 
 // A weighted experiment template needs traffic routing.
