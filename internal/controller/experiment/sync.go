@@ -300,10 +300,10 @@ func (x *run) analysisRun(ctx context.Context, a v1alpha1.ExperimentAnalysisTemp
 	r := &v1alpha1.AnalysisRun{}
 	name := x.runName(a.Name)
 	err := x.r.Client.Get(ctx, client.ObjectKey{Namespace: x.exp.Namespace, Name: name}, r)
-	if err == nil && r.Status.Phase.Completed() && x.runStatus(a.Name) == nil && x.r.APIReader != nil {
+	if st := x.runStatus(a.Name); err == nil && r.Status.Phase.Completed() && (st == nil || !st.Phase.Completed()) && x.r.APIReader != nil {
 		// A verdict the status has not recorded yet is read from the API
-		// server: `ramp retry experiment` deletes the finished runs, and a
-		// cache that has not seen it must not end the new attempt.
+		// server, once: `ramp retry experiment` deletes the finished runs,
+		// and a cache that has not seen it must not end the new attempt.
 		err = x.r.APIReader.Get(ctx, client.ObjectKeyFromObject(r), r)
 	}
 	if err == nil && r.DeletionTimestamp != nil {
