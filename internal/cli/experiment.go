@@ -13,7 +13,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -118,12 +117,8 @@ func newGetExperimentCommand(e *env) *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if watch {
-				ctx := cmd.Context()
-				if timeoutSeconds > 0 {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, time.Duration(timeoutSeconds)*time.Second)
-					defer cancel()
-				}
+				ctx, cancel := watchContext(cmd.Context(), timeoutSeconds)
+				defer cancel()
 				return e.watchExperiment(ctx, args[0])
 			}
 			info, err := e.experimentInfo(cmd.Context(), args[0])
@@ -146,46 +141,16 @@ func newGetExperimentCommand(e *env) *cobra.Command {
 // watchExperiment redraws the experiment when it changes, and every two
 // seconds for its pods' and runs' ages, until ctx ends.
 func (e *env) watchExperiment(ctx context.Context, name string) error {
-	cl, ns, err := e.clientIn()
-	if err != nil {
-		return err
-	}
 	if _, err := e.experiment(ctx, name); err != nil {
 		return err
 	}
-	w, err := cl.Watch(ctx, &v1alpha1.ExperimentList{}, client.InNamespace(ns), client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", name)})
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	st := style{color: e.color()}
-	for {
+	return e.redraw(ctx, &v1alpha1.ExperimentList{}, name, func(w io.Writer, st style) error {
 		info, err := e.experimentInfo(ctx, name)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
+		if err == nil {
+			renderExperiment(w, info, e.now(), st)
 		}
-		if st.color {
-			fmt.Fprint(e.out, "\x1b[H\x1b[2J")
-		}
-		renderExperiment(e.out, info, e.now(), st)
-		if !st.color {
-			fmt.Fprintln(e.out)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case _, ok := <-w.ResultChan():
-			if !ok {
-				return nil
-			}
-		case <-tick.C:
-		}
-	}
+		return err
+	})
 }
 
 func experimentPhase(ex *v1alpha1.Experiment) string {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -34,12 +35,8 @@ func newGetCommand(e *env) *cobra.Command {
 		ValidArgsFunction: e.completeRollouts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if watch {
-				ctx := cmd.Context()
-				if timeoutSeconds > 0 {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, time.Duration(timeoutSeconds)*time.Second)
-					defer cancel()
-				}
+				ctx, cancel := watchContext(cmd.Context(), timeoutSeconds)
+				defer cancel()
 				return e.watchRollout(ctx, args[0])
 			}
 			info, err := e.info(cmd.Context(), args[0])
@@ -95,14 +92,27 @@ func (e *env) info(ctx context.Context, name string) (*rolloutInfo, error) {
 // watchRollout redraws the rollout when it changes, and every two seconds
 // for its pods' and runs' ages, until ctx ends.
 func (e *env) watchRollout(ctx context.Context, name string) error {
+	if _, err := e.rollout(ctx, name); err != nil {
+		return err
+	}
+	return e.redraw(ctx, &v1alpha1.RolloutList{}, name, func(w io.Writer, st style) error {
+		info, err := e.info(ctx, name)
+		if err == nil {
+			renderRollout(w, info, e.now(), st)
+		}
+		return err
+	})
+}
+
+// redraw draws, then draws again whenever the object name (of list's kind,
+// in the namespace) changes, and every two seconds, until ctx ends
+// (--timeout-seconds, or interrupted).
+func (e *env) redraw(ctx context.Context, list client.ObjectList, name string, draw func(io.Writer, style) error) error {
 	cl, ns, err := e.clientIn()
 	if err != nil {
 		return err
 	}
-	if _, err := e.rollout(ctx, name); err != nil {
-		return err
-	}
-	w, err := cl.Watch(ctx, &v1alpha1.RolloutList{}, client.InNamespace(ns), client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", name)})
+	w, err := cl.Watch(ctx, list, client.InNamespace(ns), client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", name)})
 	if err != nil {
 		return err
 	}
@@ -111,17 +121,17 @@ func (e *env) watchRollout(ctx context.Context, name string) error {
 	defer tick.Stop()
 	st := style{color: e.color()}
 	for {
-		info, err := e.info(ctx, name)
-		if err != nil {
+		var frame bytes.Buffer
+		if err := draw(&frame, st); err != nil {
 			if ctx.Err() != nil {
-				return nil // --timeout-seconds, or interrupted
+				return nil
 			}
 			return err
 		}
 		if st.color {
 			fmt.Fprint(e.out, "\x1b[H\x1b[2J") // home, clear
 		}
-		renderRollout(e.out, info, e.now(), st)
+		_, _ = frame.WriteTo(e.out)
 		if !st.color {
 			fmt.Fprintln(e.out)
 		}
@@ -135,6 +145,14 @@ func (e *env) watchRollout(ctx context.Context, name string) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// watchContext is ctx, ended after timeoutSeconds when it is positive.
+func watchContext(ctx context.Context, timeoutSeconds int) (context.Context, context.CancelFunc) {
+	if timeoutSeconds > 0 {
+		return context.WithTimeout(ctx, time.Duration(timeoutSeconds)*time.Second)
+	}
+	return context.WithCancel(ctx)
 }
 
 func (e *env) completeRollouts(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
