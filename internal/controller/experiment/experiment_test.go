@@ -66,6 +66,14 @@ func (k *kpi) asked() []string {
 // setup makes a namespace with an AnalysisTemplate "errors" that queries
 // the KPI source for one pod-template hash, and starts the controller.
 func setup(t *testing.T, k *kpi) string {
+	ns := namespaceWithTemplate(t, k)
+	clustertest.StartController(t, shared.Config(), app.Options{})
+	return ns
+}
+
+// namespaceWithTemplate makes a namespace with the AnalysisTemplate
+// "errors".
+func namespaceWithTemplate(t *testing.T, k *kpi) string {
 	ns := clustertest.Namespace(t, admin)
 	err := admin.Create(t.Context(), &v1alpha1.AnalysisTemplate{
 		ObjectMeta: metav1.ObjectMeta{Name: "errors", Namespace: ns},
@@ -80,7 +88,6 @@ func setup(t *testing.T, k *kpi) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clustertest.StartController(t, shared.Config(), app.Options{})
 	return ns
 }
 

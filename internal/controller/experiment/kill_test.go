@@ -11,7 +11,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -60,20 +59,7 @@ func children(t *testing.T, ns, exp string) map[string][]types.UID {
 // Successful after its duration.
 func TestExperimentSurvivesTheControllerKilled(t *testing.T) {
 	k := newKPI(t, 1)
-	ns := clustertest.Namespace(t, admin)
-	err := admin.Create(t.Context(), &v1alpha1.AnalysisTemplate{
-		ObjectMeta: metav1.ObjectMeta{Name: "errors", Namespace: ns},
-		Spec: v1alpha1.AnalysisTemplateSpec{
-			Args: []v1alpha1.Argument{{Name: "hash"}},
-			Metrics: []v1alpha1.Metric{{
-				Name: "errors", Interval: "1s", SuccessCondition: "result < 10",
-				Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: k.URL + "/?hash={{args.hash}}", JSONPath: "{.errors}"}},
-			}},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns := namespaceWithTemplate(t, k)
 	dir := t.TempDir()
 	incarnation := 0
 	bin, err := controllerprocess.Build(t.Context(), dir)
