@@ -2,11 +2,14 @@ package analysisrun
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -133,7 +136,14 @@ func RolloutArgs(ro *v1alpha1.Rollout, args []v1alpha1.AnalysisRunArgument, stab
 
 var mapKeyRE = regexp.MustCompile(`^metadata\.(labels|annotations)\['([^']+)'\]$`)
 
-// FieldValue reads a downward-API style path of the rollout.
+// FieldValue reads a path of the rollout, as Argo Rollouts does:
+// downward-API metadata (name, namespace, uid, generation, a label or an
+// annotation), or any path under metadata, spec or status, such as
+// status.alb.canaryTargetGroup.fullName or
+// spec.template.metadata.labels['app.kubernetes.io/name']. A string is its
+// value; a number or boolean is printed; an object or list is its JSON. A
+// path that leads nowhere (a status field not filled in yet) is an error
+// naming the path.
 func FieldValue(ro *v1alpha1.Rollout, path string) (string, error) {
 	switch path {
 	case "metadata.name":
@@ -142,6 +152,8 @@ func FieldValue(ro *v1alpha1.Rollout, path string) (string, error) {
 		return ro.Namespace, nil
 	case "metadata.uid":
 		return string(ro.UID), nil
+	case "metadata.generation":
+		return strconv.FormatInt(ro.Generation, 10), nil
 	}
 	if m := mapKeyRE.FindStringSubmatch(path); m != nil {
 		if m[1] == "labels" {
@@ -149,8 +161,103 @@ func FieldValue(ro *v1alpha1.Rollout, path string) (string, error) {
 		}
 		return ro.Annotations[m[2]], nil
 	}
-	if strings.HasPrefix(path, "status.") || strings.HasPrefix(path, "spec.") {
-		return "", fmt.Errorf("fieldRef %s: paths under spec and status are not supported yet", path)
+	steps, err := FieldSteps(path)
+	if err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("fieldRef %s is not a supported path", path)
+	doc, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ro)
+	if err != nil {
+		return "", fmt.Errorf("fieldRef %s: %w", path, err)
+	}
+	var cur any = doc
+	for i, step := range steps {
+		switch node := cur.(type) {
+		case map[string]any:
+			v, ok := node[step]
+			if !ok {
+				return "", fmt.Errorf("fieldRef %s: the rollout has no %s (yet)", path, strings.Join(steps[:i+1], "."))
+			}
+			cur = v
+		case []any:
+			n, err := strconv.Atoi(step)
+			if err != nil || n < 0 || n >= len(node) {
+				return "", fmt.Errorf("fieldRef %s: %s has no item %s", path, strings.Join(steps[:i], "."), step)
+			}
+			cur = node[n]
+		default:
+			return "", fmt.Errorf("fieldRef %s: %s is not an object", path, strings.Join(steps[:i], "."))
+		}
+	}
+	switch v := cur.(type) {
+	case nil:
+		return "", fmt.Errorf("fieldRef %s: the rollout has no value there (yet)", path)
+	case string:
+		return v, nil
+	case map[string]any, []any:
+		data, err := json.Marshal(v)
+		if err != nil {
+			return "", fmt.Errorf("fieldRef %s: %w", path, err)
+		}
+		return string(data), nil
+	default:
+		return fmt.Sprint(v), nil
+	}
+}
+
+// metadataFields are the metadata a fieldRef may read, as the downward API.
+var metadataFields = map[string]bool{"name": true, "namespace": true, "uid": true, "generation": true, "labels": true, "annotations": true}
+
+// FieldSteps splits a fieldRef path into its steps (a.b['c.d'][0] is a,
+// b, c.d, 0), or says what is wrong with it: a path starts with metadata,
+// spec or status.
+func FieldSteps(path string) ([]string, error) {
+	var steps []string
+	rest := path
+	for rest != "" {
+		switch {
+		case strings.HasPrefix(rest, "['"):
+			end := strings.Index(rest[2:], "']")
+			if end < 0 {
+				return nil, fmt.Errorf("fieldRef %s: a ['key'] is not closed", path)
+			}
+			steps = append(steps, rest[2:2+end])
+			rest = rest[2+end+2:]
+		case rest[0] == '[':
+			end := strings.IndexByte(rest, ']')
+			if end < 0 {
+				return nil, fmt.Errorf("fieldRef %s: an [index] is not closed", path)
+			}
+			steps = append(steps, rest[1:end])
+			rest = rest[end+1:]
+		case rest[0] == '.' && len(steps) > 0:
+			rest = rest[1:]
+			if rest == "" {
+				return nil, fmt.Errorf("fieldRef %s: the path ends with a dot", path)
+			}
+			continue
+		default:
+			end := strings.IndexAny(rest, ".[")
+			if end < 0 {
+				end = len(rest)
+			}
+			if end == 0 {
+				return nil, fmt.Errorf("fieldRef %s: an empty step", path)
+			}
+			steps = append(steps, rest[:end])
+			rest = rest[end:]
+		}
+		if rest != "" && rest[0] != '.' && rest[0] != '[' {
+			return nil, fmt.Errorf("fieldRef %s: a step must be followed by . or [", path)
+		}
+	}
+	if len(steps) == 0 {
+		return nil, fmt.Errorf("fieldRef: the path is empty")
+	}
+	if steps[0] != "metadata" && steps[0] != "spec" && steps[0] != "status" {
+		return nil, fmt.Errorf("fieldRef %s: a path starts with metadata, spec or status", path)
+	}
+	if steps[0] == "metadata" && (len(steps) < 2 || !metadataFields[steps[1]] || len(steps) > 3 || len(steps) == 3 && steps[1] != "labels" && steps[1] != "annotations") {
+		return nil, fmt.Errorf("fieldRef %s: under metadata, a path is name, namespace, uid, generation, labels['KEY'] or annotations['KEY']", path)
+	}
+	return steps, nil
 }

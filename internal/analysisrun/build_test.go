@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -119,5 +120,41 @@ func TestRolloutArgs(t *testing.T) {
 	}
 	if _, err := RolloutArgs(ro, []v1alpha1.AnalysisRunArgument{{Name: "x", ValueFrom: &v1alpha1.ArgumentValueFrom{FieldRef: &v1alpha1.FieldRef{FieldPath: "metadata.secret"}}}}, "", ""); err == nil {
 		t.Error("an unsupported fieldRef was resolved")
+	}
+}
+
+func TestFieldValueReadsSpecAndStatus(t *testing.T) {
+	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "shop", Generation: 7, Labels: map[string]string{"app.kubernetes.io/name": "shop"}}}
+	ro.Spec.Replicas = ptr.To[int32](3)
+	ro.Spec.Template.Labels = map[string]string{"app.kubernetes.io/name": "shop-pod"}
+	ro.Spec.Template.Spec.Containers = []corev1.Container{{Name: "web", Image: "shop:2"}}
+	ro.Status.ALB = &v1alpha1.ALBStatus{CanaryTargetGroup: v1alpha1.AwsResourceRef{Name: "k8s-canary", FullName: "targetgroup/k8s-canary/73e2d6bc24d8a067"}}
+	for path, want := range map[string]string{
+		"metadata.generation":                                     "7",
+		"metadata.labels['app.kubernetes.io/name']":               "shop",
+		"spec.replicas":                                           "3",
+		"spec.template.metadata.labels['app.kubernetes.io/name']": "shop-pod",
+		"spec.template.spec.containers[0].image":                  "shop:2",
+		"status.alb.canaryTargetGroup.fullName":                   "targetgroup/k8s-canary/73e2d6bc24d8a067",
+		"status.alb.canaryTargetGroup":                            `{"fullName":"targetgroup/k8s-canary/73e2d6bc24d8a067","name":"k8s-canary"}`,
+	} {
+		got, err := FieldValue(ro, path)
+		if err != nil || got != want {
+			t.Errorf("%s: %q, %v; want %q", path, got, err, want)
+		}
+	}
+	for path, want := range map[string]string{
+		"status.alb.stableTargetGroup.fullName":  "the rollout has no status.alb.stableTargetGroup (yet)",
+		"spec.template.spec.containers[3].image": "spec.template.spec.containers has no item 3",
+		"spec.replicas.x":                        "spec.replicas is not an object",
+		"metadata.secret":                        "under metadata, a path is name",
+		"secrets.x":                              "a path starts with metadata, spec or status",
+		"status.":                                "ends with a dot",
+		"spec.template.metadata.labels['x":       "is not closed",
+	} {
+		_, err := FieldValue(ro, path)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error saying %q", path, err, want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/analysisrun"
 )
 
 var percentRE = regexp.MustCompile(`^[0-9]+%$`)
@@ -105,16 +106,15 @@ func nonNegative(v *int32, path *field.Path) field.ErrorList {
 	return nil
 }
 
-var fieldRefRE = regexp.MustCompile(`^(metadata\.(name|namespace|uid|generation)|metadata\.(labels|annotations)\['[^']+'\]|(status|spec)(\.[A-Za-z0-9_\[\]'./-]+)?)$`)
-
 // fieldPath checks a fieldRef path: downward-API style metadata, or a path
-// into spec or status.
+// under metadata, spec or status (the one parser the controller resolves
+// paths with).
 func fieldPath(p string, path *field.Path) field.ErrorList {
 	if p == "" {
 		return field.ErrorList{field.Required(path, "a field path such as metadata.name or metadata.labels['app']")}
 	}
-	if !fieldRefRE.MatchString(p) {
-		return field.ErrorList{field.Invalid(path, p, "must be metadata.name, metadata.namespace, metadata.uid, metadata.labels['KEY'], metadata.annotations['KEY'], or a path under spec or status")}
+	if _, err := analysisrun.FieldSteps(p); err != nil {
+		return field.ErrorList{field.Invalid(path, p, "must be a path under metadata, spec or status, such as metadata.labels['app'] or status.alb.canaryTargetGroup.fullName: "+err.Error())}
 	}
 	return nil
 }
