@@ -262,3 +262,56 @@ func TestBlueGreenRollbackWindowSkipsAnalysisAndPause(t *testing.T) {
 		t.Errorf("the rollback paused: %v", e.events("rbw"))
 	}
 }
+
+// TestRunHistoryLimitsDeleteOldRuns: finished runs of earlier releases
+// beyond successfulRunHistoryLimit and unsuccessfulRunHistoryLimit are
+// deleted, newest kept; the current release's are never touched.
+func TestRunHistoryLimitsDeleteOldRuns(t *testing.T) {
+	e := newEnv(t)
+	e.template("rate")
+	e.service("hist-active", "hist")
+	e.service("hist-preview", "hist")
+	ro := analysisRollout("hist", true, false)
+	ro.Spec.Analysis = &v1alpha1.AnalysisRunStrategy{SuccessfulRunHistoryLimit: ptr.To[int32](1), UnsuccessfulRunHistoryLimit: ptr.To[int32](0)}
+	e.create(ro)
+	e.waitPhase("hist", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	exists := func(name string) bool {
+		return cl.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: name}, &v1alpha1.AnalysisRun{}) == nil
+	}
+	release := func(image string) string {
+		e.setImage("hist", "example/hist:"+image)
+		var hash string
+		e.eventually(30*time.Second, "release "+image+" progressing", func() (bool, string) {
+			got := e.rollout("hist")
+			hash = got.Status.CurrentPodHash
+			return got.Status.Phase == v1alpha1.RolloutPhaseProgressing && got.Generation == got.Status.ObservedGeneration, string(got.Status.Phase)
+		})
+		return "hist-" + hash + "-pre"
+	}
+	v2 := release("2")
+	e.finish(e.run(v2), v1alpha1.AnalysisPhaseSuccessful)
+	e.waitPhase("hist", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	v3 := release("3")
+	e.finish(e.run(v3), v1alpha1.AnalysisPhaseFailed)
+	e.waitPhase("hist", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
+	// The failed run is the current release's: kept while it is.
+	if !exists(v2) || !exists(v3) {
+		t.Fatalf("runs deleted too early: %s %v, %s %v", v2, exists(v2), v3, exists(v3))
+	}
+	v4 := release("4")
+	e.eventually(30*time.Second, "the failed run of an earlier release deleted (unsuccessfulRunHistoryLimit 0)", func() (bool, string) {
+		return !exists(v3), v3
+	})
+	if !exists(v2) {
+		t.Fatalf("%s, the only successful run of an earlier release, was deleted", v2)
+	}
+	e.finish(e.run(v4), v1alpha1.AnalysisPhaseSuccessful)
+	e.waitPhase("hist", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	v5 := release("5")
+	e.eventually(30*time.Second, "the older successful run deleted (successfulRunHistoryLimit 1)", func() (bool, string) {
+		return !exists(v2), v2
+	})
+	if !exists(v4) || !exists(v5) {
+		t.Fatalf("kept runs deleted: %s %v, %s %v", v4, exists(v4), v5, exists(v5))
+	}
+}

@@ -301,6 +301,9 @@ func (s *syncer) sync(ctx context.Context) error {
 	if err := s.scaleWorkload(ctx, wl); err != nil {
 		return err
 	}
+	if err := s.collectHistory(ctx); err != nil {
+		return err
+	}
 	return s.diagnose(ctx)
 }
 
