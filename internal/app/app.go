@@ -25,6 +25,7 @@ import (
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/analysis"
 	"github.com/rampdev/ramp/internal/analysis/awsauth"
+	"github.com/rampdev/ramp/internal/analysis/cloudwatch"
 	"github.com/rampdev/ramp/internal/analysis/fetch"
 	"github.com/rampdev/ramp/internal/analysis/job"
 	"github.com/rampdev/ramp/internal/analysis/prometheus"
@@ -439,6 +440,7 @@ func providers(mgr ctrl.Manager, opts Options) *analysis.Registry {
 		web.Provider{HTTP: kpi},
 		prometheus.Provider{HTTP: kpi, AWS: ids},
 		job.Provider{Client: mgr.GetClient(), Deadline: a.JobDeadline},
+		cloudwatch.New(cloudwatch.Provider{HTTP: kpi, Region: opts.AWS.Region}),
 	)
 }
 

@@ -284,7 +284,7 @@ func TestRunHistoryLimitsDeleteOldRuns(t *testing.T) {
 		e.eventually(30*time.Second, "release "+image+" progressing", func() (bool, string) {
 			got := e.rollout("hist")
 			hash = got.Status.CurrentPodHash
-			return got.Status.Phase == v1alpha1.RolloutPhaseProgressing && got.Generation == got.Status.ObservedGeneration, string(got.Status.Phase)
+			return got.Status.Phase == v1alpha1.RolloutPhaseProgressing && fmt.Sprint(got.Generation) == got.Status.ObservedGeneration, string(got.Status.Phase)
 		})
 		return "hist-" + hash + "-pre"
 	}
@@ -309,7 +309,13 @@ func TestRunHistoryLimitsDeleteOldRuns(t *testing.T) {
 	e.waitPhase("hist", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
 	v5 := release("5")
 	e.eventually(30*time.Second, "the older successful run deleted (successfulRunHistoryLimit 1)", func() (bool, string) {
-		return !exists(v2), v2
+		var runs v1alpha1.AnalysisRunList
+		_ = cl.List(e.ctx, &runs, client.InNamespace(e.ns))
+		var seen []string
+		for _, r := range runs.Items {
+			seen = append(seen, fmt.Sprintf("%s %s %s", r.Name, r.Status.Phase, r.CreationTimestamp))
+		}
+		return !exists(v2), fmt.Sprintf("%s; runs %v; status %+v", v2, seen, e.rollout("hist").Status.BlueGreen)
 	})
 	if !exists(v4) || !exists(v5) {
 		t.Fatalf("kept runs deleted: %s %v, %s %v", v4, exists(v4), v5, exists(v5))

@@ -86,7 +86,10 @@ func (s *syncer) oldAndFinished(obj ctrl.Object, phase v1alpha1.AnalysisPhase, c
 		phase.Completed() && obj.GetLabels()[replicaset.HashLabel] != s.hash && !current[obj.GetName()]
 }
 
-// currentNames are the runs and the experiment the status names.
+// currentNames are the runs and the experiment the status being written
+// names (what the status read names but this one no longer does belongs to
+// an earlier release: waiting for the write to come back would need
+// another reconcile, which a rollout at rest never gets).
 func (s *syncer) currentNames() map[string]bool {
 	names := map[string]bool{}
 	add := func(st *v1alpha1.RolloutAnalysisRunStatus) {
@@ -94,14 +97,13 @@ func (s *syncer) currentNames() map[string]bool {
 			names[st.Name] = true
 		}
 	}
-	for _, st := range []*v1alpha1.RolloutStatus{&s.ro.Status, s.status} {
-		add(st.BlueGreen.PrePromotionAnalysisRunStatus)
-		add(st.BlueGreen.PostPromotionAnalysisRunStatus)
-		add(st.Canary.CurrentStepAnalysisRunStatus)
-		add(st.Canary.CurrentBackgroundAnalysisRunStatus)
-		if st.Canary.CurrentExperiment != "" {
-			names[st.Canary.CurrentExperiment] = true
-		}
+	st := s.status
+	add(st.BlueGreen.PrePromotionAnalysisRunStatus)
+	add(st.BlueGreen.PostPromotionAnalysisRunStatus)
+	add(st.Canary.CurrentStepAnalysisRunStatus)
+	add(st.Canary.CurrentBackgroundAnalysisRunStatus)
+	if st.Canary.CurrentExperiment != "" {
+		names[st.Canary.CurrentExperiment] = true
 	}
 	return names
 }

@@ -255,6 +255,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.error(w, http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
 		return
 	}
+	// The body is read first: only then does the server notice a client
+	// that gives up.
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
 	if delay > 0 {
 		select {
 		case <-time.After(delay):
@@ -264,10 +270,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if fail != nil {
 		s.error(w, fail.status, fail.code, fail.message)
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
 		return
 	}
 	var req Request
@@ -401,6 +403,7 @@ func (s *Server) error(w http.ResponseWriter, status int, code, msg string) {
 	data, _ := enc.Marshal(map[string]string{"__type": "com.amazonaws.cloudwatch#" + code, "message": msg})
 	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
 	w.Header().Set("Content-Type", "application/cbor")
+	w.Header().Set("X-Amzn-Requestid", "ramp-test-request")
 	w.WriteHeader(status)
 	_, _ = w.Write(data)
 }
