@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -244,5 +245,34 @@ func TestCanaryExperimentWeightsOverTheMaximumAreInvalid(t *testing.T) {
 	ro := e.waitPhase("exo", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
 	if c := condition(ro, v1alpha1.InvalidSpec); c == nil || !strings.Contains(c.Message, "steps[1].experiment.templates: the templates' weights and the canary's weight at the step add up to 110") {
 		t.Errorf("InvalidSpec %+v", c)
+	}
+}
+
+// A finished experiment of an earlier release beyond
+// successfulRunHistoryLimit is deleted; the current release's is kept.
+func TestExperimentHistoryLimit(t *testing.T) {
+	e := newEnv(t)
+	e.canaryServices("exh")
+	ro := canaryRollout("exh", 1, routed("exh", weight(20), experimentStep("10m", false), weight(100)))
+	ro.Spec.Analysis = &v1alpha1.AnalysisRunStrategy{SuccessfulRunHistoryLimit: ptr.To[int32](0)}
+	e.create(ro)
+	e.waitPhase("exh", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+	release := func(image string) string {
+		e.setImage("exh", "example/exh:"+image)
+		name := "exh-" + e.waitStep("exh", 1, v1alpha1.RolloutPhaseProgressing).Status.CurrentPodHash + "-1"
+		e.experimentPhase(name, v1alpha1.AnalysisPhaseRunning)
+		e.promote("exh")
+		e.waitPhase("exh", v1alpha1.RolloutPhaseHealthy, 30*time.Second)
+		e.experimentPhase(name, v1alpha1.AnalysisPhaseSuccessful)
+		return name
+	}
+	v2 := release("2")
+	v3 := release("3")
+	e.eventually(30*time.Second, "the earlier release's experiment deleted", func() (bool, string) {
+		err := cl.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: v2}, &v1alpha1.Experiment{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	if err := cl.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: v3}, &v1alpha1.Experiment{}); err != nil {
+		t.Fatalf("the current release's experiment: %v", err)
 	}
 }
