@@ -26,6 +26,7 @@ import (
 	"github.com/rampdev/ramp/internal/analysis"
 	"github.com/rampdev/ramp/internal/analysis/awsauth"
 	"github.com/rampdev/ramp/internal/analysis/cloudwatch"
+	"github.com/rampdev/ramp/internal/analysis/datadog"
 	"github.com/rampdev/ramp/internal/analysis/fetch"
 	"github.com/rampdev/ramp/internal/analysis/job"
 	"github.com/rampdev/ramp/internal/analysis/prometheus"
@@ -129,6 +130,11 @@ type AnalysisOptions struct {
 	// identity.
 	AllowedRoleARNs []string
 	AllowedProfiles []string
+	// SecretsNamespace holds the providers' Secrets a block does not ask
+	// to read from its own namespace (datadog...)
+	// (--analysis-secrets-namespace); empty is the controller's namespace
+	// (analysis.ControllerNamespace).
+	SecretsNamespace string
 }
 
 // AWSOptions configure the calls Ramp makes to AWS: with
@@ -436,11 +442,16 @@ func providers(mgr ctrl.Manager, opts Options) *analysis.Registry {
 	a := opts.Analysis
 	kpi := fetch.New(a.MaxResponseBytes, a.MaxTimeout)
 	ids := &awsauth.Identities{AllowedRoles: a.AllowedRoleARNs, AllowedProfiles: a.AllowedProfiles}
+	creds := analysis.Credentials{Reader: mgr.GetAPIReader(), Namespace: a.SecretsNamespace}
+	if creds.Namespace == "" {
+		creds.Namespace = analysis.ControllerNamespace()
+	}
 	return analysis.NewRegistry(
 		web.Provider{HTTP: kpi},
 		prometheus.Provider{HTTP: kpi, AWS: ids},
 		job.Provider{Client: mgr.GetClient(), Deadline: a.JobDeadline},
 		cloudwatch.New(cloudwatch.Provider{HTTP: kpi, Region: opts.AWS.Region}),
+		datadog.Provider{HTTP: kpi, Credentials: creds},
 	)
 }
 
