@@ -160,6 +160,10 @@ type AWSOptions struct {
 	// ELB is the ELBv2 API; nil means aws-sdk-go-v2's client with the
 	// default credential chain. Tests point it at a local server.
 	ELB alb.ELB
+	// CloudWatch loads the configuration CloudWatch metrics are signed
+	// and sent with; nil means aws-sdk-go-v2's default chain. Tests point
+	// it at a local server.
+	CloudWatch cloudwatch.ConfigFunc
 }
 
 // Scheme is every type the controller reads or writes.
@@ -450,7 +454,7 @@ func providers(mgr ctrl.Manager, opts Options) *analysis.Registry {
 		web.Provider{HTTP: kpi},
 		prometheus.Provider{HTTP: kpi, AWS: ids},
 		job.Provider{Client: mgr.GetClient(), Deadline: a.JobDeadline},
-		cloudwatch.New(cloudwatch.Provider{HTTP: kpi, Region: opts.AWS.Region}),
+		cloudwatch.New(cloudwatch.Provider{HTTP: kpi, Region: opts.AWS.Region, Config: opts.AWS.CloudWatch}),
 		datadog.Provider{HTTP: kpi, Credentials: creds},
 	)
 }

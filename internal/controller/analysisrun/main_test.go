@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/analysis/cloudwatch/cloudwatchtest"
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
 	"github.com/rampdev/ramp/internal/cluster/clustertest"
@@ -29,6 +30,8 @@ var (
 	routers = &memory.Factory{}
 	// writes counts the controller's API writes per namespace.
 	writes = &cluster.WriteCounter{}
+	// cw is the CloudWatch the controller's cloudWatch metrics reach.
+	cw *cloudwatchtest.Server
 )
 
 // TestMain runs one cluster and one controller (with its built-in
@@ -45,7 +48,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "installing the controller's roles:", err)
 		os.Exit(1)
 	}
-	opts := app.Options{SkipControllerNameValidation: true, Routers: routers}
+	cw = cloudwatchtest.New()
+	opts := app.Options{SkipControllerNameValidation: true, Routers: routers, AWS: app.AWSOptions{CloudWatch: cw.Config}}
 	cfg := clustertest.AsController(shared.Config())
 	cfg.Wrap(writes.Wrap)
 	mgr, err := app.NewManager(cfg, opts)
@@ -67,6 +71,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	promStop()
 	cancel()
+	cw.Close()
 	<-done
 	shared.Stop()
 	os.Exit(code)

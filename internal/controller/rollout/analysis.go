@@ -23,6 +23,15 @@ func (s *syncer) runName(suffix string) string {
 	return fmt.Sprintf("%s-%s-%s", s.ro.Name, s.hash, suffix)
 }
 
+// current is the rollout with the status this reconcile is writing, for
+// fieldRef arguments: a run created in the reconcile that moves the preview
+// Service sees the new previewSelector, not the one last written.
+func (s *syncer) current() *v1alpha1.Rollout {
+	ro := *s.ro
+	ro.Status = *s.status
+	return &ro
+}
+
 // analysis makes sure the AnalysisRun of kind (the rollout-type label)
 // named by suffix exists for the current template and returns it. A
 // template that does not resolve makes the spec unusable (reported,
@@ -41,7 +50,7 @@ func (s *syncer) analysis(ctx context.Context, kind, suffix string, a *v1alpha1.
 	if s.stableRS != nil {
 		stable = replicaset.Hash(s.stableRS)
 	}
-	args, err := analysisrun.RolloutArgs(s.ro, a.Args, stable, s.hash)
+	args, err := analysisrun.RolloutArgs(s.current(), a.Args, stable, s.hash)
 	if err == nil {
 		var spec *v1alpha1.AnalysisRunSpec
 		spec, err = analysisrun.Spec(ctx, s.r.Client, s.ro.Namespace, a.Templates, args)

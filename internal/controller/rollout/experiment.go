@@ -133,7 +133,7 @@ func (k *canaryRun) experimentSpec(step *v1alpha1.RolloutExperimentStep) (*v1alp
 	}
 	stable := replicaset.Hash(k.stableRS)
 	for _, a := range step.Analyses {
-		args, err := analysisrun.RolloutArgs(k.ro, a.Args, stable, k.hash)
+		args, err := analysisrun.RolloutArgs(k.current(), a.Args, stable, k.hash)
 		if err != nil {
 			return nil, err
 		}

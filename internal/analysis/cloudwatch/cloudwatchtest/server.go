@@ -10,6 +10,7 @@ package cloudwatchtest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/fxamacker/cbor/v2"
 )
 
@@ -35,6 +38,7 @@ const Operation = "/service/GraniteServiceVersion20100801/operation/GetMetricDat
 // Server is one fake region of CloudWatch.
 type Server struct {
 	URL string
+	srv *httptest.Server
 
 	mu sync.Mutex
 	// keys are the access keys requests may be signed with, and their
@@ -65,11 +69,30 @@ const (
 
 // Start runs a server until the test ends.
 func Start(t testing.TB) *Server {
-	s := &Server{keys: map[string]string{AccessKey: ""}, series: map[string][]float64{}, exprs: map[string][]float64{}}
-	srv := httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(srv.Close)
-	s.URL = srv.URL
+	s := New()
+	t.Cleanup(s.Close)
 	return s
+}
+
+// New runs a server until Close.
+func New() *Server {
+	s := &Server{keys: map[string]string{AccessKey: ""}, series: map[string][]float64{}, exprs: map[string][]float64{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.srv.URL
+	return s
+}
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
+
+// Config is the AWS configuration of a client of the server, signing
+// with AccessKey.
+func (s *Server) Config(context.Context) (aws.Config, error) {
+	return aws.Config{
+		Region:       Region,
+		BaseEndpoint: aws.String(s.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, ""),
+	}, nil
 }
 
 // AllowKey lets requests be signed by accessKey with sessionToken.
