@@ -244,7 +244,9 @@ func (p *Provider) Resume(ctx context.Context, req analysis.Request, _ *v1alpha1
 }
 
 // Terminate has nothing to stop.
-func (*Provider) Terminate(context.Context, analysis.Request, *v1alpha1.Measurement) error { return nil }
+func (*Provider) Terminate(context.Context, analysis.Request, *v1alpha1.Measurement) error {
+	return nil
+}
 
 // GarbageCollect has nothing to remove.
 func (*Provider) GarbageCollect(context.Context, analysis.Request, int) error { return nil }

@@ -391,4 +391,3 @@ func (Provider) Terminate(context.Context, analysis.Request, *v1alpha1.Measureme
 
 // GarbageCollect has nothing to remove.
 func (Provider) GarbageCollect(context.Context, analysis.Request, int) error { return nil }
-
