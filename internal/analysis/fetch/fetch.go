@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -230,3 +231,33 @@ var shared = sync.OnceValue(func() *Client { return New(0, 0) })
 
 // Shared is the Client of providers built without one (their zero value).
 func Shared() *Client { return shared() }
+
+// Do sends req through the shared transport and reads its answer through
+// the size cap. A transport error is returned without the url.Error's
+// text, which holds the whole URL (query and all); what is wrapped says
+// the method and path.
+func (c *Client) Do(req *http.Request) (*http.Response, []byte, error) {
+	resp, err := (&http.Client{Transport: c.Transport(false)}).Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	data, err := ReadAll(resp.Body, c.MaxBody)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the answer of %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	return resp, data, nil
+}
+
+// Snippet is the start of an answer, for a message.
+func Snippet(data []byte) string {
+	s := strings.TrimSpace(string(data))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
