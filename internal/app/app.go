@@ -29,6 +29,7 @@ import (
 	"github.com/rampdev/ramp/internal/analysis/datadog"
 	"github.com/rampdev/ramp/internal/analysis/fetch"
 	"github.com/rampdev/ramp/internal/analysis/graphite"
+	"github.com/rampdev/ramp/internal/analysis/skywalking"
 	"github.com/rampdev/ramp/internal/analysis/job"
 	"github.com/rampdev/ramp/internal/analysis/prometheus"
 	"github.com/rampdev/ramp/internal/analysis/web"
@@ -458,6 +459,7 @@ func providers(mgr ctrl.Manager, opts Options) *analysis.Registry {
 		cloudwatch.New(cloudwatch.Provider{HTTP: kpi, Region: opts.AWS.Region, Config: opts.AWS.CloudWatch}),
 		datadog.Provider{HTTP: kpi, Credentials: creds},
 		graphite.Provider{HTTP: kpi},
+		skywalking.Provider{HTTP: kpi},
 	)
 }
 
