@@ -30,6 +30,7 @@ import (
 	"github.com/rampdev/ramp/internal/analysis/fetch"
 	"github.com/rampdev/ramp/internal/analysis/graphite"
 	"github.com/rampdev/ramp/internal/analysis/skywalking"
+	"github.com/rampdev/ramp/internal/analysis/wavefront"
 	"github.com/rampdev/ramp/internal/analysis/job"
 	"github.com/rampdev/ramp/internal/analysis/prometheus"
 	"github.com/rampdev/ramp/internal/analysis/web"
@@ -460,6 +461,7 @@ func providers(mgr ctrl.Manager, opts Options) *analysis.Registry {
 		datadog.Provider{HTTP: kpi, Credentials: creds},
 		graphite.Provider{HTTP: kpi},
 		skywalking.Provider{HTTP: kpi},
+		wavefront.Provider{HTTP: kpi, Credentials: creds},
 	)
 }
 

@@ -123,7 +123,7 @@ metadata: {name: errors}
 spec:
   metrics:
   - name: errors
-    provider: {wavefront: {address: example.wavefront.com, query: "ts(errors)"}}
+    provider: {plugin: {argoproj-labs/sample-prometheus: {query: up}}}
   - name: latency
     provider: {prometheus: {address: "http://prom", query: "up"}}
 `
@@ -149,7 +149,7 @@ spec:
 	}
 	for _, want := range []string{
 		`#1 Rollout "web": spec.strategy.canary.trafficRouting.plugins.argoproj-labs/openshift: Ramp has no plugin routers`,
-		`#3 AnalysisTemplate "errors": spec.metrics[0].provider.wavefront: the wavefront provider is not available in Ramp yet`,
+		`#3 AnalysisTemplate "errors": spec.metrics[0].provider.plugin: the plugin provider is not available in Ramp yet`,
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("report lacks %q:\n%s", want, errOut)

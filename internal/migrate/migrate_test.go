@@ -240,7 +240,7 @@ func TestMigrateRefusalsForceAndUndo(t *testing.T) {
 	// Templates: one Ramp runs, one it does not.
 	for name, provider := range map[string]map[string]any{
 		"ok": {"prometheus": map[string]any{"address": "http://prometheus:9090", "query": "vector(1)"}},
-		"dd": {"wavefront": map[string]any{"address": "example.wavefront.com", "query": "ts(errors)"}},
+		"dd": {"plugin": map[string]any{"argoproj-labs/sample-prometheus": map[string]any{"query": "up"}}},
 	} {
 		tmpl := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
@@ -287,7 +287,7 @@ func TestMigrateRefusalsForceAndUndo(t *testing.T) {
 		"  state: Paused, stable "+cart.hashes[0]+", updating to "+cart.hashes[1]+", step 1/2: pause (until promoted)",
 		"Rollout "+ns+"/mall: refused: spec.strategy.canary.trafficRouting.plugins.argoproj-labs/openshift: Ramp has no plugin routers",
 		"Rollout "+ns+"/pay: moved to Ramp",
-		"AnalysisTemplate "+ns+"/dd: refused: spec.metrics[0].provider.wavefront: the wavefront provider is not available in Ramp yet",
+		"AnalysisTemplate "+ns+"/dd: refused: spec.metrics[0].provider.plugin: the plugin provider is not available in Ramp yet",
 		"AnalysisTemplate "+ns+"/ok: copy to ramp.dev/v1alpha1",
 	)
 	if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "ok"}, &v1alpha1.AnalysisTemplate{}); err != nil {

@@ -1,17 +1,12 @@
 package datadog_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/analysis"
@@ -27,27 +22,8 @@ type fixedClock struct{}
 
 func (fixedClock) Now() time.Time { return now }
 
-// secrets answers Get for the Secrets it holds, by namespace/name, as the
-// API server would (NotFound otherwise).
-type secrets map[string]map[string]string
-
-func (s secrets) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
-	data, ok := s[key.Namespace+"/"+key.Name]
-	if !ok {
-		return apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, key.Name)
-	}
-	sec := obj.(*corev1.Secret)
-	sec.Data = map[string][]byte{}
-	for k, v := range data {
-		sec.Data[k] = []byte(v)
-	}
-	return nil
-}
-
-func (s secrets) List(context.Context, client.ObjectList, ...client.ListOption) error { return nil }
-
 func provider(srv *datadogtest.Server, hc *fetch.Client, env map[string]string) datadog.Provider {
-	store := secrets{"ramp-system/datadog": {"address": srv.URL, "api-key": datadogtest.APIKey, "app-key": datadogtest.AppKey}}
+	store := providertest.Secrets{"ramp-system/datadog": {"address": srv.URL, "api-key": datadogtest.APIKey, "app-key": datadogtest.AppKey}}
 	return datadog.Provider{
 		HTTP:  hc,
 		Clock: fixedClock{},
@@ -98,7 +74,7 @@ func TestConformance(t *testing.T) {
 func TestRefusedKeysAreAnErrorWithoutThem(t *testing.T) {
 	srv := datadogtest.Start(t)
 	p := provider(srv, nil, nil)
-	p.Credentials.Reader = secrets{"ramp-system/datadog": {"address": srv.URL, "api-key": "wrong-api-key-1234", "app-key": "wrong-app-key-5678"}}
+	p.Credentials.Reader = providertest.Secrets{"ramp-system/datadog": {"address": srv.URL, "api-key": "wrong-api-key-1234", "app-key": "wrong-app-key-5678"}}
 	_, err := p.Measure(t.Context(), analysis.Request{Run: &v1alpha1.AnalysisRun{}, Metric: v1Metric(errorRate, "")})
 	if err == nil || !strings.Contains(err.Error(), "403") || strings.Contains(err.Error(), "wrong-api-key-1234") || strings.Contains(err.Error(), "wrong-app-key-5678") {
 		t.Fatalf("refused keys: %v", err)
@@ -172,13 +148,13 @@ func TestCredentialSources(t *testing.T) {
 	ok := v1Metric(errorRate, "result == 0")
 	// The DD_* environment, all three set, comes before the Secret.
 	p := provider(srv, nil, map[string]string{"DD_API_KEY": datadogtest.APIKey, "DD_APP_KEY": datadogtest.AppKey, "DD_ADDRESS": srv.URL})
-	p.Credentials.Reader = secrets{}
+	p.Credentials.Reader = providertest.Secrets{}
 	if _, phase, err := judge(t, p, ok); phase != v1alpha1.AnalysisPhaseSuccessful {
 		t.Errorf("from the environment: %s %v", phase, err)
 	}
 	// A named Secret, in the run's namespace when namespaced.
 	p = provider(srv, nil, nil)
-	p.Credentials.Reader = secrets{"shop/dd": {"address": srv.URL + "/", "api-key": datadogtest.APIKey, "app-key": datadogtest.AppKey}}
+	p.Credentials.Reader = providertest.Secrets{"shop/dd": {"address": srv.URL + "/", "api-key": datadogtest.APIKey, "app-key": datadogtest.AppKey}}
 	named := ok
 	named.Provider.Datadog = &v1alpha1.DatadogMetric{Query: errorRate, SecretRef: v1alpha1.SecretRef{Name: "dd", Namespaced: true}}
 	if _, phase, err := judge(t, p, named); phase != v1alpha1.AnalysisPhaseSuccessful {
