@@ -32,6 +32,7 @@ import (
 	"github.com/rampdev/ramp/internal/analysis/skywalking"
 	"github.com/rampdev/ramp/internal/analysis/wavefront"
 	"github.com/rampdev/ramp/internal/analysis/job"
+	"github.com/rampdev/ramp/internal/analysis/newrelic"
 	"github.com/rampdev/ramp/internal/analysis/prometheus"
 	"github.com/rampdev/ramp/internal/analysis/web"
 	"github.com/rampdev/ramp/internal/controller/analysisrun"
@@ -462,6 +463,7 @@ func providers(mgr ctrl.Manager, opts Options) *analysis.Registry {
 		graphite.Provider{HTTP: kpi},
 		skywalking.Provider{HTTP: kpi},
 		wavefront.Provider{HTTP: kpi, Credentials: creds},
+		newrelic.Provider{HTTP: kpi, Credentials: creds},
 	)
 }
 
