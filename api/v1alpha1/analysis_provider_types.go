@@ -421,9 +421,10 @@ type KayentaMetric struct {
 	// Scopes pair the control and experiment series to compare.
 	// +kubebuilder:validation:MinItems=1
 	Scopes []KayentaScope `json:"scopes"`
-	// Lookback is how far back the scopes look.
+	// Lookback starts the scopes' window at the run's start, not one metric
+	// interval before the measurement (when the scopes set no start).
 	// +optional
-	Lookback DurationString `json:"lookback,omitempty"`
+	Lookback bool `json:"lookback,omitempty"`
 }
 
 // KayentaThreshold are the pass and marginal scores.

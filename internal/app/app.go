@@ -30,6 +30,7 @@ import (
 	"github.com/rampdev/ramp/internal/analysis/fetch"
 	"github.com/rampdev/ramp/internal/analysis/graphite"
 	"github.com/rampdev/ramp/internal/analysis/job"
+	"github.com/rampdev/ramp/internal/analysis/kayenta"
 	"github.com/rampdev/ramp/internal/analysis/newrelic"
 	"github.com/rampdev/ramp/internal/analysis/prometheus"
 	"github.com/rampdev/ramp/internal/analysis/skywalking"
@@ -464,6 +465,7 @@ func providers(mgr ctrl.Manager, opts Options) *analysis.Registry {
 		skywalking.Provider{HTTP: kpi},
 		wavefront.Provider{HTTP: kpi, Credentials: creds},
 		newrelic.Provider{HTTP: kpi, Credentials: creds},
+		kayenta.Provider{HTTP: kpi},
 	)
 }
 

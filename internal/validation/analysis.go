@@ -427,7 +427,6 @@ func kayenta(k *v1alpha1.KayentaMetric, path *field.Path) field.ErrorList {
 	if len(k.Scopes) == 0 {
 		errs = append(errs, field.Required(path.Child("scopes"), "at least one scope"))
 	}
-	errs = append(errs, duration(k.Lookback, path.Child("lookback"))...)
 	return errs
 }
 
