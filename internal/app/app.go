@@ -29,6 +29,7 @@ import (
 	"github.com/rampdev/ramp/internal/analysis/datadog"
 	"github.com/rampdev/ramp/internal/analysis/fetch"
 	"github.com/rampdev/ramp/internal/analysis/graphite"
+	"github.com/rampdev/ramp/internal/analysis/influxdb"
 	"github.com/rampdev/ramp/internal/analysis/job"
 	"github.com/rampdev/ramp/internal/analysis/kayenta"
 	"github.com/rampdev/ramp/internal/analysis/newrelic"
@@ -466,6 +467,7 @@ func providers(mgr ctrl.Manager, opts Options) *analysis.Registry {
 		wavefront.Provider{HTTP: kpi, Credentials: creds},
 		newrelic.Provider{HTTP: kpi, Credentials: creds},
 		kayenta.Provider{HTTP: kpi},
+		influxdb.Provider{HTTP: kpi, Credentials: creds},
 	)
 }
 

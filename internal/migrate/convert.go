@@ -29,7 +29,7 @@ var renamedKeys = [][2]string{
 // today; other blocks are carried over (the API accepts them) and
 // reported.
 var (
-	builtInProviders = []string{"prometheus", "web", "job", "cloudWatch", "datadog", "graphite", "skywalking", "wavefront", "newRelic", "kayenta"}
+	builtInProviders = []string{"prometheus", "web", "job", "cloudWatch", "datadog", "graphite", "skywalking", "wavefront", "newRelic", "kayenta", "influxdb"}
 	builtInRouters   = []string{"alb", "nginx", "istio", "smi", "gatewayAPI", "traefik", "apisix", "ambassador", "managedRoutes", "maxTrafficWeight"}
 )
 
