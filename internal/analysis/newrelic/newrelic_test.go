@@ -101,8 +101,8 @@ func TestNoRowsAndErrors(t *testing.T) {
 	}
 	for secret, want := range map[string]map[string]string{
 		"needs the keys personal-api-key and account-id": {"personal-api-key": "k"},
-		`account-id "abc" is not a number`:              {"personal-api-key": "k", "account-id": "abc"},
-		`region "mars" is not one of`:                   {"personal-api-key": "k", "account-id": "1", "region": "mars"},
+		`account-id "abc" is not a number`:               {"personal-api-key": "k", "account-id": "abc"},
+		`region "mars" is not one of`:                    {"personal-api-key": "k", "account-id": "1", "region": "mars"},
 	} {
 		if _, _, err := judge(t, provider(srv, nil, want), metric(nrql, "true")); err == nil || !strings.Contains(err.Error(), secret) {
 			t.Errorf("Secret %v: %v, want %q", want, err, secret)
