@@ -185,24 +185,15 @@ func (p Provider) query(ctx context.Context, m *v1alpha1.DatadogMetric, k keys) 
 	if c == nil {
 		c = fetch.Shared()
 	}
-	resp, err := (&http.Client{Transport: c.Transport(false)}).Do(httpReq)
+	resp, data, err := c.Do(httpReq)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return analysis.Outcome{}, fmt.Errorf("datadog: %s %s: %w", httpReq.Method, httpReq.URL.Path, err)
-	}
-	defer resp.Body.Close()
-	data, err := fetch.ReadAll(resp.Body, c.MaxBody)
-	if err != nil {
-		return analysis.Outcome{}, fmt.Errorf("datadog: reading the answer: %w", err)
+		return analysis.Outcome{}, fmt.Errorf("datadog: %w", err)
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return analysis.Outcome{}, fmt.Errorf("datadog: the keys were refused: %s %s", resp.Status, snippet(data))
+		return analysis.Outcome{}, fmt.Errorf("datadog: the keys were refused: %s %s", resp.Status, fetch.Snippet(data))
 	case resp.StatusCode != http.StatusOK:
-		return analysis.Outcome{}, fmt.Errorf("datadog: %s answered %s: %s", httpReq.URL.Path, resp.Status, snippet(data))
+		return analysis.Outcome{}, fmt.Errorf("datadog: %s answered %s: %s", httpReq.URL.Path, resp.Status, fetch.Snippet(data))
 	}
 	if v2 {
 		return parseV2(data)
@@ -333,7 +324,7 @@ func parseV2(data []byte) (analysis.Outcome, error) {
 		}
 		var v float64
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return analysis.Outcome{}, fmt.Errorf("datadog: could not parse numeric value %s in column %q", snippet(raw), number.Name)
+			return analysis.Outcome{}, fmt.Errorf("datadog: could not parse numeric value %s in column %q", fetch.Snippet(raw), number.Name)
 		}
 		values = append(values, v)
 		if len(groups) > 0 {
@@ -370,15 +361,6 @@ func parseV2(data []byte) (analysis.Outcome, error) {
 	g, _ := json.Marshal(labelled)
 	meta["groups"] = string(g)
 	return analysis.Outcome{Value: values, Text: "[" + strings.Join(texts, ",") + "]", Metadata: meta}, nil
-}
-
-// snippet is the start of an answer, for a message.
-func snippet(data []byte) string {
-	s := strings.TrimSpace(string(data))
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return s
 }
 
 // Resume is never needed: Measure completes.

@@ -35,16 +35,7 @@ func TestConformance(t *testing.T) {
 
 func judge(t *testing.T, m v1alpha1.Metric) (analysis.Outcome, v1alpha1.AnalysisPhase, error) {
 	t.Helper()
-	out, err := graphite.Provider{}.Measure(t.Context(), analysis.Request{Metric: m})
-	if err != nil {
-		return out, v1alpha1.AnalysisPhaseError, err
-	}
-	c, err := analysis.Compile(m.SuccessCondition)
-	if err != nil {
-		t.Fatal(err)
-	}
-	phase, err := analysis.Judge(out.Value, c, nil)
-	return out, phase, err
+	return providertest.Judge(t, graphite.Provider{}, analysis.Request{Metric: m})
 }
 
 func TestQueryOverSeveralLinesAndFailure(t *testing.T) {

@@ -41,16 +41,7 @@ func TestConformance(t *testing.T) {
 
 func judge(t *testing.T, p influxdb.Provider, m v1alpha1.Metric) (analysis.Outcome, v1alpha1.AnalysisPhase, error) {
 	t.Helper()
-	out, err := p.Measure(t.Context(), analysis.Request{Metric: m})
-	if err != nil {
-		return out, v1alpha1.AnalysisPhaseError, err
-	}
-	c, err := analysis.Compile(m.SuccessCondition)
-	if err != nil {
-		t.Fatal(err)
-	}
-	phase, err := analysis.Judge(out.Value, c, nil)
-	return out, phase, err
+	return providertest.Judge(t, p, analysis.Request{Metric: m})
 }
 
 func TestTypesFailureAndErrors(t *testing.T) {

@@ -171,3 +171,31 @@ func noSecret(t *testing.T, secrets []string, out analysis.Outcome, err error) {
 		}
 	}
 }
+
+// Judge measures once, as the controller would (an asynchronous provider
+// is resumed until it ends), and judges the outcome with the metric's
+// success and failure conditions. A provider's error is an Error phase.
+func Judge(t *testing.T, p analysis.Provider, req analysis.Request) (analysis.Outcome, v1alpha1.AnalysisPhase, error) {
+	t.Helper()
+	out, err := p.Measure(t.Context(), req)
+	for err == nil && out.Running {
+		out, err = p.Resume(t.Context(), req, &v1alpha1.Measurement{Metadata: out.Metadata})
+	}
+	if err != nil {
+		return out, v1alpha1.AnalysisPhaseError, err
+	}
+	if out.Phase != "" {
+		return out, out.Phase, nil
+	}
+	var conditions [2]*analysis.Condition
+	for i, source := range []string{req.Metric.SuccessCondition, req.Metric.FailureCondition} {
+		if source == "" {
+			continue
+		}
+		if conditions[i], err = analysis.Compile(source); err != nil {
+			t.Fatal(err)
+		}
+	}
+	phase, err := analysis.Judge(out.Value, conditions[0], conditions[1])
+	return out, phase, err
+}

@@ -51,15 +51,8 @@ func TestConformance(t *testing.T) {
 
 func judge(t *testing.T, p skywalking.Provider, m v1alpha1.Metric) (v1alpha1.AnalysisPhase, error) {
 	t.Helper()
-	out, err := p.Measure(t.Context(), analysis.Request{Metric: m})
-	if err != nil {
-		return v1alpha1.AnalysisPhaseError, err
-	}
-	c, err := analysis.Compile(m.SuccessCondition)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return analysis.Judge(out.Value, c, nil)
+	_, phase, err := providertest.Judge(t, p, analysis.Request{Metric: m})
+	return phase, err
 }
 
 type fixedClock struct{}
