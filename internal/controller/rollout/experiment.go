@@ -258,7 +258,7 @@ func (k *canaryRun) currentExperiment(ctx context.Context) error {
 // experiments lists the experiments the rollout owns.
 func (s *syncer) experiments(ctx context.Context) ([]v1alpha1.Experiment, error) {
 	var list v1alpha1.ExperimentList
-	if err := s.r.Client.List(ctx, &list, ctrl.InNamespace(s.ro.Namespace)); err != nil {
+	if err := s.r.Client.List(ctx, &list, ctrl.InNamespace(s.ro.Namespace), ctrl.MatchingFields{rolloutOwnerIndex: s.ro.Name}); err != nil {
 		return nil, fmt.Errorf("listing Experiments: %w", err)
 	}
 	var out []v1alpha1.Experiment

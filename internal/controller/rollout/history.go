@@ -13,9 +13,9 @@ import (
 	"github.com/rampdev/ramp/internal/replicaset"
 )
 
-// runOwnerIndex indexes AnalysisRuns by the name of the Rollout that
-// controls them.
-const runOwnerIndex = ".metadata.controller.rollout.run"
+// rolloutOwnerIndex indexes AnalysisRuns and Experiments by the name of
+// the Rollout that controls them.
+const rolloutOwnerIndex = ".metadata.controller.rollout.owned"
 
 // historyLimits are spec.analysis.successfulRunHistoryLimit and
 // unsuccessfulRunHistoryLimit, defaulted (5 and 5, as Argo Rollouts).
@@ -48,7 +48,7 @@ func (s *syncer) collectHistory(ctx context.Context) error {
 	}
 	current := s.currentNames()
 	var runs v1alpha1.AnalysisRunList
-	if err := s.r.Client.List(ctx, &runs, ctrl.InNamespace(s.ro.Namespace), ctrl.MatchingFields{runOwnerIndex: s.ro.Name}); err != nil {
+	if err := s.r.Client.List(ctx, &runs, ctrl.InNamespace(s.ro.Namespace), ctrl.MatchingFields{rolloutOwnerIndex: s.ro.Name}); err != nil {
 		return fmt.Errorf("listing AnalysisRuns: %w", err)
 	}
 	var candidates []finished

@@ -49,14 +49,18 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err != nil {
 		return err
 	}
-	err = mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.AnalysisRun{}, runOwnerIndex, func(obj client.Object) []string {
+	// A rollout's runs and experiments are looked up on every reconcile
+	// (history limits): by owner, not by scanning the namespace.
+	byRollout := func(obj client.Object) []string {
 		if ref := metav1.GetControllerOf(obj); ref != nil && ref.Kind == "Rollout" && ref.APIVersion == v1alpha1.SchemeGroupVersion.String() {
 			return []string{ref.Name}
 		}
 		return nil
-	})
-	if err != nil {
-		return err
+	}
+	for _, obj := range []client.Object{&v1alpha1.AnalysisRun{}, &v1alpha1.Experiment{}} {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), obj, rolloutOwnerIndex, byRollout); err != nil {
+			return err
+		}
 	}
 	// Pods and runs are looked up by pod-template hash on every
 	// reconcile: an index keeps that from scanning a namespace of
