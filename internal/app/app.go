@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
@@ -40,9 +41,11 @@ import (
 	"github.com/rampdev/ramp/internal/controller/analysisrun"
 	"github.com/rampdev/ramp/internal/controller/experiment"
 	"github.com/rampdev/ramp/internal/controller/rollout"
+	"github.com/rampdev/ramp/internal/metrics"
 	"github.com/rampdev/ramp/internal/trafficrouting"
 	"github.com/rampdev/ramp/internal/trafficrouting/alb"
 	"github.com/rampdev/ramp/internal/trafficrouting/builtin"
+	"github.com/rampdev/ramp/internal/version"
 )
 
 // Options configure the controller.
@@ -335,11 +338,26 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
+	// The Argo-compatible metrics, when metrics are served at all.
+	var m *metrics.Metrics
+	if opts.MetricsAddr != "" && opts.MetricsAddr != "0" {
+		m = metrics.New(metrics.Options{
+			Reader:           mgr.GetCache(),
+			ClusterTemplates: opts.Namespace == "",
+			Clock:            clk,
+			Version:          version.Version,
+			Log:              mgr.GetLogger().WithName("metrics"),
+		})
+		if err := mgr.Add(m.Runnable(crmetrics.Registry)); err != nil {
+			return err
+		}
+	}
+	events := m.Recorder(mgr.GetEventRecorder("ramp-controller"))
 	r := &rollout.Reconciler{
 		Client:                mgr.GetClient(),
 		APIReader:             mgr.GetAPIReader(),
 		ReferencedReplicaSets: referencedRSs,
-		Events:                mgr.GetEventRecorder("ramp-controller"),
+		Events:                events,
 		Clock:                 clk,
 		InstanceID:            opts.InstanceID,
 		Routers:               routers(mgr, opts, verifier),
@@ -349,6 +367,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 
 		Workers:            workers(opts.RolloutWorkers, DefaultRolloutWorkers),
 		SkipNameValidation: opts.SkipControllerNameValidation,
+		Metrics:            m,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
@@ -356,11 +375,12 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	exps := &experiment.Reconciler{
 		Client:             mgr.GetClient(),
 		APIReader:          mgr.GetAPIReader(),
-		Events:             mgr.GetEventRecorder("ramp-controller"),
+		Events:             events,
 		Clock:              clk,
 		InstanceID:         opts.InstanceID,
 		Workers:            workers(opts.RolloutWorkers, DefaultRolloutWorkers),
 		SkipNameValidation: opts.SkipControllerNameValidation,
+		Metrics:            m,
 	}
 	if err := exps.SetupWithManager(mgr); err != nil {
 		return err
@@ -371,7 +391,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	runs := &analysisrun.Reconciler{
 		Client:     mgr.GetClient(),
 		APIReader:  mgr.GetAPIReader(),
-		Events:     mgr.GetEventRecorder("ramp-controller"),
+		Events:     events,
 		Clock:      clk,
 		Providers:  providers(mgr, opts),
 		InstanceID: opts.InstanceID,
@@ -380,6 +400,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		MeasureWait:        opts.MeasureWait,
 		MaxTimeout:         opts.Analysis.MaxTimeout,
 		SkipNameValidation: opts.SkipControllerNameValidation,
+		Metrics:            m,
 	}
 	return runs.SetupWithManager(mgr)
 }

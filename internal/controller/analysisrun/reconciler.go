@@ -21,6 +21,7 @@ import (
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/analysis"
+	"github.com/rampdev/ramp/internal/metrics"
 )
 
 // Reconciler reconciles AnalysisRuns.
@@ -50,6 +51,9 @@ type Reconciler struct {
 	// MaxTimeout bounds every provider call, whatever the metric's own
 	// timeout (--analysis-max-timeout; fetch.DefaultMaxTimeout).
 	MaxTimeout time.Duration
+	// Metrics, when set, measures reconciles (<kind>_reconcile and
+	// <kind>_reconcile_error, as Argo Rollouts).
+	Metrics *metrics.Metrics
 	// SkipNameValidation lets a process register the reconciler more than
 	// once (a test that restarts the controller).
 	SkipNameValidation bool
@@ -77,6 +81,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.Client.Get(ctx, req.NamespacedName, run); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.forget(req.NamespacedName)
+			metrics.Gone(ctx)
 		}
 		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
 	}

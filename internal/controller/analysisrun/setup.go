@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/metrics"
 )
 
 // SetupWithManager registers the reconciler. Finished runs are watched like
@@ -47,7 +48,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A measurement Job that finishes calls its run back at once.
 		Owns(&batchv1.Job{}).
 		WatchesRawSource(source.Channel(r.calls.wake, &handler.EnqueueRequestForObject{})).
-		Complete(r)
+		Complete(r.Metrics.Reconciler(metrics.AnalysisRun, r))
 }
 
 // Pending is how many provider calls the reconciler keeps: under way, or

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/metrics"
 )
 
 // +kubebuilder:rbac:groups=ramp.dev,resources=experiments,verbs=list;watch
@@ -43,6 +44,9 @@ type Reconciler struct {
 	InstanceID string
 	// Workers is how many experiments are reconciled at once (default 1).
 	Workers int
+	// Metrics, when set, measures reconciles (<kind>_reconcile and
+	// <kind>_reconcile_error, as Argo Rollouts).
+	Metrics *metrics.Metrics
 	// SkipNameValidation lets a process register the reconciler more than
 	// once (a test that restarts the controller).
 	SkipNameValidation bool
@@ -62,7 +66,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&appsv1.ReplicaSet{}).
 		Owns(&v1alpha1.AnalysisRun{}).
 		Owns(&corev1.Service{}).
-		Complete(r)
+		Complete(r.Metrics.Reconciler(metrics.Experiment, r))
 }
 
 // Reconcile carries one experiment a step and writes its status when it
@@ -70,6 +74,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	exp := &v1alpha1.Experiment{}
 	if err := r.Client.Get(ctx, req.NamespacedName, exp); err != nil {
+		if apierrors.IsNotFound(err) {
+			metrics.Gone(ctx)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !exp.DeletionTimestamp.IsZero() {

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/metrics"
 	"github.com/rampdev/ramp/internal/trafficrouting"
 	"github.com/rampdev/ramp/internal/validation"
 )
@@ -56,6 +57,9 @@ type Reconciler struct {
 	// Workers is how many rollouts are reconciled at once (default 1); the
 	// work queue never hands one rollout to two workers at once.
 	Workers int
+	// Metrics, when set, measures reconciles (<kind>_reconcile and
+	// <kind>_reconcile_error, as Argo Rollouts).
+	Metrics *metrics.Metrics
 	// SkipNameValidation lets a process register the reconciler more than
 	// once (a test that restarts the controller).
 	SkipNameValidation bool
@@ -88,6 +92,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.written.Delete(req.NamespacedName)
+			metrics.Gone(ctx)
 		}
 		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/metrics"
 	"github.com/rampdev/ramp/internal/replicaset"
 )
 
@@ -125,5 +126,5 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 				return toRollouts(v1alpha1.WorkloadKindReplicaSet)(ctx, rs)
 			})))
 	}
-	return b.Complete(r)
+	return b.Complete(r.Metrics.Reconciler(metrics.Rollout, r))
 }
