@@ -260,4 +260,3 @@ func getRun(t testing.TB, ns, name string) *v1alpha1.AnalysisRun {
 	}
 	return r
 }
-
