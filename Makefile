@@ -80,6 +80,7 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRDs from the API ty
 	$(CONTROLLER_GEN) rbac:roleName=ramp-controller paths=./internal/controller/... output:rbac:dir=config/rbac
 	$(GO) run ./hack/crdtrim config/crd/bases
 	$(GO) run ./hack/apidocs config/crd/bases docs/reference/api.md
+	$(GO) run ./hack/argocdcm config/argocd/argocd-cm.yaml
 
 .PHONY: verify
 verify: generate ## Fail when generated files are stale, code is unformatted or vet complains.
