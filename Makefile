@@ -74,19 +74,24 @@ install: ## Install ramp and the kubectl plugin kubectl-ramp into INSTALL_DIR (d
 	@case ":$$PATH:" in *":$(INSTALL_DIR):"*) ;; *) echo "add $(INSTALL_DIR) to PATH to run ramp and kubectl ramp";; esac
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRDs from the API types.
+generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRDs from the API types (and their copies in charts/ramp).
 	cd api && $(CONTROLLER_GEN) object:headerFile=../hack/boilerplate.go.txt paths=./...
 	cd api && $(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./... output:crd:dir=../config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=ramp-controller paths=./internal/controller/... output:rbac:dir=config/rbac
 	$(GO) run ./hack/crdtrim config/crd/bases
 	$(GO) run ./hack/apidocs config/crd/bases docs/reference/api.md
 	$(GO) run ./hack/argocdcm config/argocd/argocd-cm.yaml
+	rm -f charts/ramp/crds/*.yaml && cp config/crd/bases/*.yaml charts/ramp/crds/
+	cp config/rbac/role.yaml charts/ramp/files/clusterrole.yaml
+	cp config/namespaced/role.yaml charts/ramp/files/role.yaml
+	cp config/rbac/leader_election_role.yaml charts/ramp/files/leader_election_role.yaml
+	cp config/grafana/ramp-rollouts.json charts/ramp/files/ramp-rollouts.json
 
 .PHONY: verify
 verify: generate ## Fail when generated files are stale, code is unformatted or vet complains.
 	@git add -N . >/dev/null 2>&1 || true
-	@if ! git diff --quiet -- api config docs/reference; then \
-		echo "generated files are stale; run 'make generate' and commit:"; git --no-pager diff --stat -- api config docs/reference; exit 1; fi
+	@if ! git diff --quiet -- api config charts docs/reference; then \
+		echo "generated files are stale; run 'make generate' and commit:"; git --no-pager diff --stat -- api config charts docs/reference; exit 1; fi
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then \
 		echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
