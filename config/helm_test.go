@@ -200,7 +200,7 @@ func TestHelmChartRenders(t *testing.T) {
 		t.Errorf("pod security context %+v", psc)
 	case sc == nil || !ptr.Deref(sc.ReadOnlyRootFilesystem, false) || ptr.Deref(sc.AllowPrivilegeEscalation, true) || sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}):
 		t.Errorf("container security context %+v", sc)
-	case c.Image != "ghcr.io/rampdev/ramp-controller:0.1.0":
+	case c.Image != "ghcr.io/rampdev/ramp-controller:v0.1.0":
 		t.Errorf("image %s", c.Image)
 	case !slices.Contains(c.Args, "--leader-elect=true") || slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--namespace") }):
 		t.Errorf("args %v", c.Args)
