@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -42,6 +43,7 @@ import (
 	"github.com/rampdev/ramp/internal/controller/experiment"
 	"github.com/rampdev/ramp/internal/controller/rollout"
 	"github.com/rampdev/ramp/internal/metrics"
+	"github.com/rampdev/ramp/internal/notify"
 	"github.com/rampdev/ramp/internal/trafficrouting"
 	"github.com/rampdev/ramp/internal/trafficrouting/alb"
 	"github.com/rampdev/ramp/internal/trafficrouting/builtin"
@@ -119,6 +121,10 @@ type Options struct {
 	// Analysis bounds what KPI sources may cost and which AWS identities
 	// templates may use.
 	Analysis AnalysisOptions
+	// NotificationsNamespace holds ramp-notification-configmap and
+	// ramp-notification-secret (--notifications-namespace); empty is the
+	// controller's own namespace.
+	NotificationsNamespace string
 }
 
 // AnalysisOptions bound what a KPI source, chosen by whoever writes an
@@ -352,7 +358,19 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 			return err
 		}
 	}
-	events := m.Recorder(mgr.GetEventRecorder("ramp-controller"))
+	notifier := notify.New(notify.Options{
+		Reader:    mgr.GetAPIReader(),
+		Objects:   mgr.GetClient(),
+		Writer:    mgr.GetClient(),
+		Namespace: cmp.Or(opts.NotificationsNamespace, analysis.ControllerNamespace()),
+		Clock:     clk,
+		Log:       mgr.GetLogger().WithName("notifications"),
+		Sent:      m.NotificationSent,
+	})
+	if err := mgr.Add(notifier); err != nil {
+		return err
+	}
+	events := notifier.Recorder(m.Recorder(mgr.GetEventRecorder("ramp-controller")))
 	r := &rollout.Reconciler{
 		Client:                mgr.GetClient(),
 		APIReader:             mgr.GetAPIReader(),

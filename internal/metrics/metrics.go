@@ -48,6 +48,10 @@ type Metrics struct {
 	kinds map[Kind]*kindSeries
 	// events is rollout_events_total.
 	events *prometheus.CounterVec
+	// notifications are notification_send_success, notification_send_error
+	// and notification_send.
+	notifySuccess, notifyError *prometheus.CounterVec
+	notifySend                 *prometheus.HistogramVec
 
 	mu sync.Mutex
 	// gone holds the objects a reconciler found deleted, with when their
@@ -72,6 +76,19 @@ func New(opts Options) *Metrics {
 			Name: "rollout_events_total",
 			Help: "Kubernetes events recorded on rollouts, by type and reason.",
 		}, []string{"namespace", "name", "type", "reason"}),
+		notifySuccess: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notification_send_success",
+			Help: "Notifications delivered, by the object and the event (type, reason) that triggered them.",
+		}, []string{"namespace", "name", "type", "reason"}),
+		notifyError: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notification_send_error",
+			Help: "Notification deliveries that failed (each attempt), by the object and the event that triggered them.",
+		}, []string{"namespace", "name", "type", "reason"}),
+		notifySend: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "notification_send",
+			Help:    "How long one notification delivery took, in seconds.",
+			Buckets: reconcileBuckets,
+		}, []string{"namespace", "name"}),
 	}
 	for _, k := range []Kind{Rollout, AnalysisRun, Experiment} {
 		m.kinds[k] = newKindSeries(k)
@@ -89,6 +106,9 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 		k.errors.Describe(ch)
 	}
 	m.events.Describe(ch)
+	m.notifySuccess.Describe(ch)
+	m.notifyError.Describe(ch)
+	m.notifySend.Describe(ch)
 }
 
 // Collect sends the scrape-time gauges, read from the cache, and the
@@ -104,6 +124,23 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		k.errors.Collect(ch)
 	}
 	m.events.Collect(ch)
+	m.notifySuccess.Collect(ch)
+	m.notifyError.Collect(ch)
+	m.notifySend.Collect(ch)
+}
+
+// NotificationSent counts one notification delivery (notify.Options.Sent).
+// A nil m counts nothing.
+func (m *Metrics) NotificationSent(_, namespace, name, eventType, reason string, err error, took time.Duration) {
+	if m == nil {
+		return
+	}
+	if err != nil {
+		m.notifyError.WithLabelValues(namespace, name, eventType, reason).Inc()
+	} else {
+		m.notifySuccess.WithLabelValues(namespace, name, eventType, reason).Inc()
+	}
+	m.notifySend.WithLabelValues(namespace, name).Observe(took.Seconds())
 }
 
 // Registry is where Start registers the metrics: controller-runtime's

@@ -115,6 +115,9 @@ func (m *Metrics) sweep() {
 		if key.kind == Rollout {
 			m.events.DeletePartialMatch(labels)
 		}
+		m.notifySuccess.DeletePartialMatch(labels)
+		m.notifyError.DeletePartialMatch(labels)
+		m.notifySend.DeletePartialMatch(labels)
 	}
 }
 
