@@ -46,7 +46,8 @@ func (s *syncer) snapshot(ctx context.Context) error {
 	if s.status.CurrentPodHash != s.hash {
 		s.startUpdate()
 	}
-	if s.status.CurrentPodHash != "" && s.status.CurrentPodHash != s.hash {
+	updated := s.status.CurrentPodHash != "" && s.status.CurrentPodHash != s.hash
+	if updated {
 		// A new template starts its update over: an abort or a pause of the
 		// previous one does not carry over.
 		s.resetUpdateState()
@@ -54,11 +55,20 @@ func (s *syncer) snapshot(ctx context.Context) error {
 			// The new version starts from the first step.
 			s.status.CurrentStepIndex = ptr.To[int32](0)
 		}
-		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutUpdated, "Rollout updated to revision %d", replicaset.MaxRevision(s.rss)+1)
 	}
 	s.status.CurrentPodHash = s.hash
 	s.stableRS = replicaset.FindByHash(s.rss, s.status.StableRS)
 	s.newRS = replicaset.FindByHash(s.rss, s.hash)
+	if updated {
+		// Until the status naming the new template is written, a reconcile
+		// that repeats this one says the same: the revision of the
+		// ReplicaSet it made, or is about to make.
+		revision := replicaset.MaxRevision(s.rss) + 1
+		if s.newRS != nil {
+			revision = replicaset.Revision(s.newRS)
+		}
+		s.event(corev1.EventTypeNormal, v1alpha1.ReasonRolloutUpdated, "Rollout updated to revision %d", revision)
+	}
 	if s.newRS != nil && !replicaset.SameTemplate(s.newRS, &s.ro.Spec.Template) {
 		return s.collision(fmt.Sprintf("ReplicaSet %s has the hash %s of another template", s.newRS.Name, s.hash))
 	}
