@@ -38,6 +38,12 @@ type inbox struct {
 	*httptest.Server
 	mu       sync.Mutex
 	received []string
+	// failures is how many requests to answer 500 before answering.
+	failures, failed int
+	// hold, when set, holds the first request until it is closed; waiting
+	// says one is held.
+	hold    chan struct{}
+	waiting bool
 }
 
 func newInbox(t *testing.T, answer string, keep func(r *http.Request, body string) string) *inbox {
@@ -45,6 +51,20 @@ func newInbox(t *testing.T, answer string, keep func(r *http.Request, body strin
 	in.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		in.mu.Lock()
+		if hold := in.hold; hold != nil {
+			in.hold, in.waiting = nil, true
+			in.mu.Unlock()
+			<-hold
+			in.mu.Lock()
+			in.waiting = false
+		}
+		if in.failures > 0 {
+			in.failures--
+			in.failed++
+			in.mu.Unlock()
+			http.Error(w, "down for maintenance", http.StatusInternalServerError)
+			return
+		}
 		in.received = append(in.received, keep(r, string(b)))
 		in.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
@@ -76,78 +96,10 @@ func (in *inbox) count(s string) int {
 // API receive exactly one message per trigger and occasion, rendered from
 // the shipped templates (rollout name, revision, message).
 func TestNotificationsOfACanary(t *testing.T) {
-	if os.Getenv("NOTIFY_DEBUG") != "" {
-		ctrl.SetLogger(funcr.New(func(prefix, args string) {
-			if strings.Contains(prefix, "notif") {
-				t.Log(prefix, args)
-			}
-		}, funcr.Options{}))
-	} else {
-		ctrl.SetLogger(logr.Discard())
-	}
 	ctx := t.Context()
-	c, err := cluster.Start(ctx, cluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	if err := clustertest.InstallRBAC(c.Config()); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := client.New(c.Config(), client.Options{Scheme: app.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// Slack's Web API (chat.postMessage, form-encoded, with the token) and
-	// a webhook.
-	slack := newInbox(t, `{"ok": true, "channel": "C1", "ts": "1.1"}`, func(r *http.Request, body string) string {
-		form, _ := url.ParseQuery(body)
-		// The token comes as a bearer header or a form field (both are
-		// Slack's Web API).
-		if r.URL.Path != "/api/chat.postMessage" || (r.Header.Get("Authorization") != "Bearer xoxb-test" && form.Get("token") != "xoxb-test") {
-			return "refused " + r.URL.Path + " " + r.Header.Get("Authorization") + " " + body
-		}
-		return form.Get("channel") + " " + form.Get("text") + " " + form.Get("attachments")
-	})
-	hook := newInbox(t, `{}`, func(r *http.Request, body string) string { return r.Method + " " + body })
-
-	cm := &corev1.ConfigMap{}
-	b, err := os.ReadFile("../../config/notifications/ramp-notification-configmap.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.UnmarshalStrict(b, cm); err != nil {
-		t.Fatal(err)
-	}
-	cm.Data["service.slack"] = fmt.Sprintf("token: $slack-token\napiURL: %s/api/\n", slack.URL)
-	cm.Data["service.webhook.hook"] = fmt.Sprintf("url: %s\n", hook.URL)
-	for key := range cm.Data {
-		if name, ok := strings.CutPrefix(key, "template."); ok {
-			cm.Data[key] += fmt.Sprintf("webhook:\n  hook:\n    method: POST\n    body: |\n      %s {{.rollout.metadata.name}} revision={{.rollout.status.currentPodHash}}\n", name)
-		}
-	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ramp-system", Name: notify.SecretName}, StringData: map[string]string{"slack-token": "xoxb-test"}}
-	for _, obj := range []client.Object{cm, secret} {
-		if err := admin.Create(ctx, obj); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	start := func() func() {
-		opts := app.Options{SkipControllerNameValidation: true}
-		mgr, err := app.NewManager(clustertest.AsController(c.Config()), opts)
-		if err == nil {
-			err = app.Setup(mgr, opts)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		mctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- mgr.Start(mctx) }()
-		return func() { cancel(); <-done }
-	}
+	slack := newInbox(t, slackAnswer, slackKeep)
+	hook := newInbox(t, `{}`, hookKeep)
+	admin, start := startEnv(t, slack, hook, nil)
 	stop := start()
 	defer func() { stop() }()
 
@@ -297,6 +249,66 @@ func TestNotificationsOfACanary(t *testing.T) {
 	})
 }
 
+// A service that hangs does not hold the release (the rollout is Healthy
+// while the service holds the first attempt), and a service that fails is
+// retried with backoff until it answers: the message is delivered once.
+func TestFailingServiceIsRetried(t *testing.T) {
+	ctx := t.Context()
+	slack := newInbox(t, slackAnswer, slackKeep)
+	hook := newInbox(t, `{}`, hookKeep)
+	hold := make(chan struct{})
+	hook.hold = hold
+	hook.failures = 3 // the held attempt is the first failure
+	admin, start := startEnv(t, slack, hook, func(cm *corev1.ConfigMap) {
+		// One request per attempt: the engine's own retries off.
+		cm.Data["service.webhook.hook"] += "retryMax: 0\n"
+	})
+	stop := start()
+	defer stop()
+	ro := &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "cart", Annotations: map[string]string{
+			"notifications.ramp.dev/subscribe.on-rollout-completed.hook": "",
+		}},
+		Spec: v1alpha1.RolloutSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cart"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "cart"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example/cart:1"}}},
+			},
+			Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{}},
+		},
+	}
+	if err := admin.Create(ctx, ro); err != nil {
+		t.Fatal(err)
+	}
+	// The first attempt is held by the service, the release is not.
+	clustertest.Eventually(t, 30*time.Second, "cart Healthy while the webhook holds the first attempt", func() (bool, string) {
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(ro), ro); err != nil {
+			t.Fatal(err)
+		}
+		hook.mu.Lock()
+		defer hook.mu.Unlock()
+		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && hook.waiting, fmt.Sprintf("%s, held: %v", ro.Status.Phase, hook.waiting)
+	})
+	close(hold)
+	clustertest.Eventually(t, 30*time.Second, "the message delivered after three failures", func() (bool, string) {
+		hook.mu.Lock()
+		defer hook.mu.Unlock()
+		return len(hook.received) == 1 && hook.failed == 3, fmt.Sprintf("%d failed, %q", hook.failed, hook.received)
+	})
+	clustertest.Eventually(t, 10*time.Second, "the delivery recorded", func() (bool, string) {
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(ro), ro); err != nil {
+			t.Fatal(err)
+		}
+		rec := ro.Annotations[notify.NotifiedAnnotation]
+		return strings.Count(rec, "on-rollout-completed") == 1, rec
+	})
+	if got := hook.messages(); len(got) != 1 || !strings.HasPrefix(got[0], "POST rollout-completed cart ") {
+		t.Errorf("webhook: %q", got)
+	}
+}
+
 var slackText = map[string]string{
 	"rollout-updated":        "Rollout shop has been updated.",
 	"rollout-step-completed": "Rollout shop step number",
@@ -306,3 +318,91 @@ var slackText = map[string]string{
 }
 
 func sorted(s []string) []string { sort.Strings(s); return s }
+
+const slackAnswer = `{"ok": true, "channel": "C1", "ts": "1.1"}`
+
+// slackKeep keeps what Slack's Web API (chat.postMessage, form-encoded,
+// with the token) receives: channel, text and attachments.
+func slackKeep(r *http.Request, body string) string {
+	form, _ := url.ParseQuery(body)
+	// The token comes as a bearer header or a form field (both are
+	// Slack's Web API).
+	if r.URL.Path != "/api/chat.postMessage" || (r.Header.Get("Authorization") != "Bearer xoxb-test" && form.Get("token") != "xoxb-test") {
+		return "refused " + r.URL.Path + " " + r.Header.Get("Authorization") + " " + body
+	}
+	return form.Get("channel") + " " + form.Get("text") + " " + form.Get("attachments")
+}
+
+func hookKeep(r *http.Request, body string) string { return r.Method + " " + body }
+
+// startEnv starts a cluster with the controller's roles and the shipped
+// notification configuration, with services slack and webhook "hook" on
+// the given servers (and configure's changes); start runs a controller as
+// its ServiceAccount and returns how to stop it.
+func startEnv(t *testing.T, slack, hook *inbox, configure func(cm *corev1.ConfigMap)) (client.Client, func() func()) {
+	t.Helper()
+	if os.Getenv("NOTIFY_DEBUG") != "" {
+		ctrl.SetLogger(funcr.New(func(prefix, args string) {
+			if strings.Contains(prefix, "notif") {
+				t.Log(prefix, args)
+			}
+		}, funcr.Options{}))
+	} else {
+		ctrl.SetLogger(logr.Discard())
+	}
+	ctx := t.Context()
+	c, err := cluster.Start(ctx, cluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	if err := clustertest.InstallRBAC(c.Config()); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := client.New(c.Config(), client.Options{Scheme: app.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cm := &corev1.ConfigMap{}
+	b, err := os.ReadFile("../../config/notifications/ramp-notification-configmap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(b, cm); err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["service.slack"] = fmt.Sprintf("token: $slack-token\napiURL: %s/api/\n", slack.URL)
+	cm.Data["service.webhook.hook"] = fmt.Sprintf("url: %s\n", hook.URL)
+	for key := range cm.Data {
+		if name, ok := strings.CutPrefix(key, "template."); ok {
+			cm.Data[key] += fmt.Sprintf("webhook:\n  hook:\n    method: POST\n    body: |\n      %s {{.rollout.metadata.name}} revision={{.rollout.status.currentPodHash}}\n", name)
+		}
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ramp-system", Name: notify.SecretName}, StringData: map[string]string{"slack-token": "xoxb-test"}}
+	if configure != nil {
+		configure(cm)
+	}
+	for _, obj := range []client.Object{cm, secret} {
+		if err := admin.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	start := func() func() {
+		opts := app.Options{SkipControllerNameValidation: true}
+		mgr, err := app.NewManager(clustertest.AsController(c.Config()), opts)
+		if err == nil {
+			err = app.Setup(mgr, opts)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		mctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- mgr.Start(mctx) }()
+		return func() { cancel(); <-done }
+	}
+	return admin, start
+
+}
