@@ -66,6 +66,7 @@ func New(argv0 string, opts Options) *cobra.Command {
 		newConvertCommand(e),
 		newMigrateCommand(e),
 		newRemoveFinalizerCommand(e),
+		newNotificationsCommand(e),
 	)
 	return root
 }
