@@ -86,6 +86,7 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRDs from the API ty
 	cp config/namespaced/role.yaml charts/ramp/files/role.yaml
 	cp config/rbac/leader_election_role.yaml charts/ramp/files/leader_election_role.yaml
 	cp config/grafana/ramp-rollouts.json charts/ramp/files/ramp-rollouts.json
+	cp config/notifications/ramp-notification-configmap.yaml charts/ramp/files/ramp-notification-configmap.yaml
 
 .PHONY: verify
 verify: generate ## Fail when generated files are stale, code is unformatted or vet complains.

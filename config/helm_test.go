@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,8 +20,10 @@ import (
 	"helm.sh/helm/v4/pkg/engine"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -31,6 +34,7 @@ import (
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster/clustertest"
 	"github.com/rampdev/ramp/internal/manifest"
+	"github.com/rampdev/ramp/internal/notify"
 )
 
 // chartDir is the Helm chart.
@@ -250,6 +254,35 @@ image: {tag: v9.9.9}
 		t.Errorf("image %s, kinds %v", od.Spec.Template.Spec.Containers[0].Image, opt.kinds())
 	}
 
+	// Notifications: the built-in triggers and templates, with services and
+	// subscriptions from the values, and the Secret.
+	notif := mustRender(t, "ramp-system", `
+notifications:
+  configMap: {create: true}
+  services: {slack: {token: $slack-token}, webhook.deploys: {url: "https://example.com/hook"}}
+  subscriptions: [{recipients: ["slack:ops"], triggers: [on-rollout-aborted]}]
+  data: {template.rollout-aborted: "message: gone"}
+  secret: {create: true, items: {slack-token: xoxb-1}}
+`)
+	ncm := notif.find("ConfigMap", "ramp-notification-configmap")
+	if ncm == nil || notif.find("Secret", "ramp-notification-secret") == nil {
+		t.Fatalf("no notification ConfigMap or Secret: %v", notif.kinds())
+	}
+	data, _, _ := unstructured.NestedStringMap(ncm.Object, "data")
+	builtin := readYAML(t, "notifications/ramp-notification-configmap.yaml")["data"].(map[string]any)
+	for key, v := range builtin {
+		if key != "template.rollout-aborted" && data[key] != v {
+			t.Errorf("the chart's %s differs from config/notifications'", key)
+		}
+	}
+	if data["template.rollout-aborted"] != "message: gone" || !strings.Contains(data["service.slack"], "token: $slack-token") ||
+		!strings.Contains(data["service.webhook.deploys"], "https://example.com/hook") || !strings.Contains(data["subscriptions"], "slack:ops") {
+		t.Errorf("notification data %v", data)
+	}
+	if _, err := notify.Load(t.Context(), fakeConfig{ncm}, "ramp-system"); err != nil {
+		t.Errorf("the engine refuses the chart's ConfigMap: %v", err)
+	}
+
 	// Bad values are refused with the field named.
 	for values, msg := range map[string]string{
 		"scope: everywhere": `scope: "everywhere" is neither cluster nor namespace`,
@@ -357,4 +390,19 @@ func TestHelmInstallRunsAsItsServiceAccount(t *testing.T) {
 			releaseOnce(t, admin, tc.namespace)
 		})
 	}
+}
+
+// fakeConfig reads a rendered ConfigMap as if it were in the cluster (and
+// no Secret): what notify.Load parses.
+type fakeConfig struct{ cm *unstructured.Unstructured }
+
+func (f fakeConfig) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	if cm, ok := obj.(*corev1.ConfigMap); ok && key.Name == f.cm.GetName() {
+		return runtime.DefaultUnstructuredConverter.FromUnstructured(f.cm.Object, cm)
+	}
+	return apierrors.NewNotFound(corev1.Resource("secrets"), key.Name)
+}
+
+func (f fakeConfig) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	return fmt.Errorf("not used")
 }
