@@ -77,7 +77,7 @@ install: ## Install ramp and the kubectl plugin kubectl-ramp into INSTALL_DIR (d
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRDs from the API types (and their copies in charts/ramp).
 	cd api && $(CONTROLLER_GEN) object:headerFile=../hack/boilerplate.go.txt paths=./...
 	cd api && $(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./... output:crd:dir=../config/crd/bases
-	$(CONTROLLER_GEN) rbac:roleName=ramp-controller paths=./internal/controller/... output:rbac:dir=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=ramp-controller paths="./internal/controller/...;./internal/notify/..." output:rbac:dir=config/rbac
 	$(GO) run ./hack/crdtrim config/crd/bases
 	$(GO) run ./hack/apidocs config/crd/bases docs/reference/api.md
 	$(GO) run ./hack/argocdcm config/argocd/argocd-cm.yaml

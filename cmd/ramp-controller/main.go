@@ -84,6 +84,7 @@ func parse(args []string, out io.Writer) (*config, error) {
 	fs.Int64Var(&c.opts.Analysis.MaxResponseBytes, "analysis-max-response-bytes", fetch.DefaultMaxBody, "largest answer of a KPI source read; a larger one is an Error measurement")
 	fs.StringVar(&c.opts.Analysis.SecretsNamespace, "analysis-secrets-namespace", "", "namespace of the metric providers' Secrets (datadog...) that a block does not ask to read from its own namespace (default: the controller's own: $POD_NAMESPACE or its service account's)")
 	fs.StringVar(&c.opts.NotificationsNamespace, "notifications-namespace", "", "namespace of ramp-notification-configmap and ramp-notification-secret (default: the controller's own: $POD_NAMESPACE or its service account's)")
+	fs.BoolVar(&c.opts.SelfServiceNotifications, "self-service-notification-enabled", false, "read ramp-notification-configmap and ramp-notification-secret in each rollout's namespace too, each configuration on its own (Argo Rollouts' flag)")
 	fs.DurationVar(&c.opts.Analysis.JobDeadline, "analysis-job-deadline", job.DefaultDeadline, "activeDeadlineSeconds of a measurement Job that sets none")
 	fs.Func("aws-allowed-role-arns", "comma-separated IAM role ARNs a metric's sigv4 roleArn may assume (default: none, only the controller's own identity)", func(v string) error {
 		c.opts.Analysis.AllowedRoleARNs = append(c.opts.Analysis.AllowedRoleARNs, splitList(v)...)

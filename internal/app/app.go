@@ -125,6 +125,9 @@ type Options struct {
 	// ramp-notification-secret (--notifications-namespace); empty is the
 	// controller's own namespace.
 	NotificationsNamespace string
+	// SelfServiceNotifications reads a notification configuration in each
+	// object's namespace too (--self-service-notification-enabled).
+	SelfServiceNotifications bool
 }
 
 // AnalysisOptions bound what a KPI source, chosen by whoever writes an
@@ -366,6 +369,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Clock:     clk,
 		Log:       mgr.GetLogger().WithName("notifications"),
 		Sent:      m.NotificationSent,
+
+		SelfService: opts.SelfServiceNotifications,
 	})
 	if err := mgr.Add(notifier); err != nil {
 		return err

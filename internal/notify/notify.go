@@ -28,6 +28,10 @@ import (
 	"github.com/rampdev/ramp/api/v1alpha1"
 )
 
+// Reading ramp-notification-configmap: in the controller's namespace (its
+// Role), and with self-service in the namespaces of the objects.
+// +kubebuilder:rbac:groups="",resources=configmaps,resourceNames=ramp-notification-configmap,verbs=get
+
 // Annotation prefixes of subscriptions: Ramp's, and Argo Rollouts' (read
 // too, so that migrated manifests keep working).
 const (
@@ -69,6 +73,10 @@ type Options struct {
 	Log logr.Logger
 	// Workers send at once (default 2).
 	Workers int
+	// SelfService reads a configuration in the namespace of each object
+	// too (--self-service-notification-enabled), evaluated on its own, as
+	// Argo Rollouts does.
+	SelfService bool
 	// Sent, when set, is told of each delivery and its outcome (metrics).
 	Sent func(kind, namespace, name, eventType, reason string, err error, took time.Duration)
 }
@@ -76,9 +84,8 @@ type Options struct {
 // Notifier queues the events the controller records and delivers the
 // notifications their triggers send.
 type Notifier struct {
-	opts    Options
-	clock   clock.PassiveClock
-	configs *configs
+	opts  Options
+	clock clock.PassiveClock
 	queue   workqueue.TypedRateLimitingInterface[uint64]
 
 	mu   sync.Mutex
@@ -90,6 +97,22 @@ type Notifier struct {
 	// cache lags the process's own writes).
 	recordMu sync.Mutex
 	records  map[objectKey]map[string]int64
+
+	configsMu sync.Mutex
+	// configs are the configurations read, by namespace.
+	configs map[string]*configs
+}
+
+// configsIn is the configuration of namespace.
+func (n *Notifier) configsIn(namespace string) *configs {
+	n.configsMu.Lock()
+	defer n.configsMu.Unlock()
+	c, ok := n.configs[namespace]
+	if !ok {
+		c = &configs{reader: n.opts.Reader, namespace: namespace, now: n.clock.Now}
+		n.configs[namespace] = c
+	}
+	return c
 }
 
 // job is one recorded event to deliver.
@@ -120,7 +143,7 @@ func New(opts Options) *Notifier {
 	n := &Notifier{
 		opts:    opts,
 		clock:   clk,
-		configs: &configs{reader: opts.Reader, namespace: opts.Namespace, now: clk.Now},
+		configs: map[string]*configs{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[uint64](retryBase, retryMax),
 			workqueue.TypedRateLimitingQueueConfig[uint64]{Name: "notifications"}),
@@ -280,9 +303,21 @@ func destinations(l *loaded, trigger string, obj map[string]any) []services.Dest
 }
 
 // deliver sends what j's trigger sends to each subscriber not yet sent to,
-// recording each delivery on the object.
+// recording each delivery on the object: by the controller's
+// configuration, and with self-service by the object's namespace's too.
 func (n *Notifier) deliver(ctx context.Context, j *job) error {
-	l, err := n.configs.get(ctx)
+	err := n.deliverBy(ctx, j, n.opts.Namespace)
+	if n.opts.SelfService && j.namespace != n.opts.Namespace {
+		if nsErr := n.deliverBy(ctx, j, j.namespace); err == nil {
+			err = nsErr
+		}
+	}
+	return err
+}
+
+// deliverBy delivers j by the configuration of namespace.
+func (n *Notifier) deliverBy(ctx context.Context, j *job, namespace string) error {
+	l, err := n.configsIn(namespace).get(ctx)
 	if err != nil {
 		return err
 	}
@@ -310,6 +345,9 @@ func (n *Notifier) deliver(ctx context.Context, j *job) error {
 		}
 		for _, d := range dests {
 			key := strings.Join([]string{j.release, j.trigger, fmt.Sprint(i), j.occasion, d.Service, d.Recipient}, ":")
+			if namespace != n.opts.Namespace {
+				key = namespace + "/" + key // another configuration's delivery
+			}
 			todo, err := n.claim(ctx, j, key)
 			if err != nil {
 				return err

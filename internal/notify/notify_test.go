@@ -99,7 +99,7 @@ func TestNotificationsOfACanary(t *testing.T) {
 	ctx := t.Context()
 	slack := newInbox(t, slackAnswer, slackKeep)
 	hook := newInbox(t, `{}`, hookKeep)
-	admin, start := startEnv(t, slack, hook, nil)
+	admin, start := startEnv(t, slack, hook, nil, app.Options{})
 	stop := start()
 	defer func() { stop() }()
 
@@ -262,7 +262,7 @@ func TestFailingServiceIsRetried(t *testing.T) {
 	admin, start := startEnv(t, slack, hook, func(cm *corev1.ConfigMap) {
 		// One request per attempt: the engine's own retries off.
 		cm.Data["service.webhook.hook"] += "retryMax: 0\n"
-	})
+	}, app.Options{})
 	stop := start()
 	defer stop()
 	ro := &v1alpha1.Rollout{
@@ -309,6 +309,64 @@ func TestFailingServiceIsRetried(t *testing.T) {
 	}
 }
 
+// With --self-service-notification-enabled, a team's own configuration in
+// its namespace is read too, each on its own: the team's webhook and the
+// controller's both hear of the completion, once.
+func TestSelfServiceNotifications(t *testing.T) {
+	ctx := t.Context()
+	slack := newInbox(t, slackAnswer, slackKeep)
+	hook := newInbox(t, `{}`, hookKeep)
+	admin, start := startEnv(t, slack, hook, nil, app.Options{SelfServiceNotifications: true})
+	team := newInbox(t, `{}`, hookKeep)
+	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}); err != nil {
+		t.Fatal(err)
+	}
+	own := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: notify.ConfigMapName}, Data: map[string]string{
+		"service.webhook.team":         fmt.Sprintf("url: %s\n", team.URL),
+		"trigger.on-rollout-completed": "- send: [done]\n",
+		"template.done":                "webhook:\n  team:\n    method: POST\n    body: 'team-a: {{.rollout.metadata.name}} is done'\n",
+	}}
+	if err := admin.Create(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	stop := start()
+	defer stop()
+	ro := &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "cart", Annotations: map[string]string{
+			"notifications.ramp.dev/subscribe.on-rollout-completed.team": "",
+			"notifications.ramp.dev/subscribe.on-rollout-completed.hook": "",
+		}},
+		Spec: v1alpha1.RolloutSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cart"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "cart"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example/cart:1"}}},
+			},
+			Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{}},
+		},
+	}
+	if err := admin.Create(ctx, ro); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.Eventually(t, time.Minute, "both configurations delivered", func() (bool, string) {
+		return len(team.messages()) == 1 && len(hook.messages()) == 1, fmt.Sprintf("team %q, controller %q", team.messages(), hook.messages())
+	})
+	if got := team.messages()[0]; got != "POST team-a: cart is done" {
+		t.Errorf("team webhook: %q", got)
+	}
+	if got := hook.messages()[0]; !strings.HasPrefix(got, "POST rollout-completed cart ") {
+		t.Errorf("controller webhook: %q", got)
+	}
+	clustertest.Eventually(t, 10*time.Second, "both recorded", func() (bool, string) {
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(ro), ro); err != nil {
+			t.Fatal(err)
+		}
+		rec := ro.Annotations[notify.NotifiedAnnotation]
+		return strings.Count(rec, "on-rollout-completed") == 2 && strings.Contains(rec, `"team-a/`), rec
+	})
+}
+
 var slackText = map[string]string{
 	"rollout-updated":        "Rollout shop has been updated.",
 	"rollout-step-completed": "Rollout shop step number",
@@ -339,7 +397,7 @@ func hookKeep(r *http.Request, body string) string { return r.Method + " " + bod
 // notification configuration, with services slack and webhook "hook" on
 // the given servers (and configure's changes); start runs a controller as
 // its ServiceAccount and returns how to stop it.
-func startEnv(t *testing.T, slack, hook *inbox, configure func(cm *corev1.ConfigMap)) (client.Client, func() func()) {
+func startEnv(t *testing.T, slack, hook *inbox, configure func(cm *corev1.ConfigMap), opts app.Options) (client.Client, func() func()) {
 	t.Helper()
 	if os.Getenv("NOTIFY_DEBUG") != "" {
 		ctrl.SetLogger(funcr.New(func(prefix, args string) {
@@ -390,7 +448,7 @@ func startEnv(t *testing.T, slack, hook *inbox, configure func(cm *corev1.Config
 	}
 
 	start := func() func() {
-		opts := app.Options{SkipControllerNameValidation: true}
+		opts.SkipControllerNameValidation = true
 		mgr, err := app.NewManager(clustertest.AsController(c.Config()), opts)
 		if err == nil {
 			err = app.Setup(mgr, opts)
