@@ -122,8 +122,8 @@ type Options struct {
 	// templates may use.
 	Analysis AnalysisOptions
 	// NotificationsNamespace holds ramp-notification-configmap and
-	// ramp-notification-secret (--notifications-namespace); empty is the
-	// controller's own namespace.
+	// ramp-notification-secret (--notifications-namespace); empty is
+	// Namespace when the controller serves one, else its own namespace.
 	NotificationsNamespace string
 	// SelfServiceNotifications reads a notification configuration in each
 	// object's namespace too (--self-service-notification-enabled).
@@ -365,7 +365,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Reader:    mgr.GetAPIReader(),
 		Objects:   mgr.GetClient(),
 		Writer:    mgr.GetClient(),
-		Namespace: cmp.Or(opts.NotificationsNamespace, analysis.ControllerNamespace()),
+		// A controller of one namespace reads its configuration there.
+		Namespace: cmp.Or(opts.NotificationsNamespace, opts.Namespace, analysis.ControllerNamespace()),
 		Clock:     clk,
 		Log:       mgr.GetLogger().WithName("notifications"),
 		Sent:      m.NotificationSent,
