@@ -362,9 +362,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		}
 	}
 	notifier := notify.New(notify.Options{
-		Reader:    mgr.GetAPIReader(),
-		Objects:   mgr.GetClient(),
-		Writer:    mgr.GetClient(),
+		Reader:  mgr.GetAPIReader(),
+		Objects: mgr.GetClient(),
+		Writer:  mgr.GetClient(),
 		// A controller of one namespace reads its configuration there.
 		Namespace: cmp.Or(opts.NotificationsNamespace, opts.Namespace, analysis.ControllerNamespace()),
 		Clock:     clk,

@@ -86,7 +86,7 @@ type Options struct {
 type Notifier struct {
 	opts  Options
 	clock clock.PassiveClock
-	queue   workqueue.TypedRateLimitingInterface[uint64]
+	queue workqueue.TypedRateLimitingInterface[uint64]
 
 	mu   sync.Mutex
 	jobs map[uint64]*job
