@@ -216,6 +216,10 @@ func TestExperimentSamplesRun(t *testing.T) {
 	m := webMetric("success-rate", ep.URL)
 	m.Provider.Web.JSONPath = "{.rate}"
 	m.SuccessCondition = "result >= 0.95"
+	// Several measurements: the sample's analysis is requiredForCompletion,
+	// so the experiment is Running only while it measures, and a single
+	// measurement can end it before the test looks.
+	m.Interval, m.Count = "2s", ptr.To(intstr.FromInt32(5))
 	if err := cl.Create(e.ctx, &v1alpha1.AnalysisTemplate{
 		ObjectMeta: metav1.ObjectMeta{Name: "success-rate", Namespace: e.ns},
 		Spec:       v1alpha1.AnalysisTemplateSpec{Args: []v1alpha1.Argument{{Name: "service-name"}}, Metrics: []v1alpha1.Metric{m}},
