@@ -371,9 +371,15 @@ func TestCanarySetCanaryScale(t *testing.T) {
 	}
 	e.promote("scl")
 	e.waitStep("scl", 4, v1alpha1.RolloutPhasePaused)
-	if got := e.replicaSets("scl"); got[v2] != [2]int32{1, 1} {
+	// Scaling down does not wait for pods to go: the ReplicaSet's status
+	// follows its spec.
+	if got := e.replicaSets("scl"); got[v2][0] != 1 {
 		t.Errorf("matchTrafficWeight at 10%% of 10: %v, want 1 canary pod", got)
 	}
+	e.eventually(30*time.Second, "the canary down to 1 pod", func() (bool, string) {
+		got := e.replicaSets("scl")
+		return got[v2] == [2]int32{1, 1}, fmt.Sprint(got)
+	})
 }
 
 func TestCanaryDynamicStableScale(t *testing.T) {
