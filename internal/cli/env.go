@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -18,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/operate"
 )
 
 // Options are what the root command is built with; tests set a clock and
@@ -134,21 +133,6 @@ func (e *env) rollout(ctx context.Context, name string) (*v1alpha1.Rollout, erro
 }
 
 // explain turns API errors into one line naming the object.
-func explain(err error, kind, name, ns string) error {
-	switch {
-	case apierrors.IsNotFound(err):
-		return fmt.Errorf("%s %q not found in namespace %q", kind, name, ns)
-	case apierrors.IsForbidden(err):
-		return fmt.Errorf("not allowed to read %s %q in namespace %q: %v", kind, name, ns, err)
-	}
-	return err
-}
+func explain(err error, kind, name, ns string) error { return operate.Explain(err, kind, name, ns) }
 
 func isForbidden(err error) bool { return apierrors.IsForbidden(err) }
-
-// equalJSON compares two values as the API would store them.
-func equalJSON(a, b any) bool {
-	x, err1 := json.Marshal(a)
-	y, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(x) == string(y)
-}

@@ -10,77 +10,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/operate"
 )
-
-// experimentInfo is everything `get experiment` shows: the experiment, its
-// templates' ReplicaSets and pods, its Services and its AnalysisRuns, each
-// kept only if the experiment (or its ReplicaSet) owns it.
-type experimentInfo struct {
-	ex       *v1alpha1.Experiment
-	rss      []appsv1.ReplicaSet
-	pods     map[string][]corev1.Pod // by ReplicaSet name
-	services []corev1.Service
-	runs     []v1alpha1.AnalysisRun
-}
-
-// loadExperiment reads what belongs to ex, by its name label.
-func loadExperiment(ctx context.Context, cl client.Reader, ex *v1alpha1.Experiment) (*experimentInfo, error) {
-	info := &experimentInfo{ex: ex, pods: map[string][]corev1.Pod{}}
-	ns := client.InNamespace(ex.Namespace)
-	mine := client.MatchingLabels{v1alpha1.ExperimentNameLabelKey: ex.Name}
-	var rss appsv1.ReplicaSetList
-	if err := cl.List(ctx, &rss, ns, mine); err != nil {
-		return nil, fmt.Errorf("listing the experiment's ReplicaSets: %w", err)
-	}
-	for _, rs := range rss.Items {
-		if ownedBy(rs.OwnerReferences, ex.UID) {
-			info.rss = append(info.rss, rs)
-		}
-	}
-	slices.SortFunc(info.rss, func(a, b appsv1.ReplicaSet) int { return strings.Compare(a.Name, b.Name) })
-	var pods corev1.PodList
-	if err := cl.List(ctx, &pods, ns, mine); err != nil {
-		return nil, fmt.Errorf("listing the experiment's pods: %w", err)
-	}
-	for _, p := range pods.Items {
-		for _, rs := range info.rss {
-			if ownedBy(p.OwnerReferences, rs.UID) {
-				info.pods[rs.Name] = append(info.pods[rs.Name], p)
-			}
-		}
-	}
-	for _, list := range info.pods {
-		slices.SortFunc(list, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
-	}
-	var svcs corev1.ServiceList
-	if err := cl.List(ctx, &svcs, ns, mine); err != nil {
-		return nil, fmt.Errorf("listing the experiment's Services: %w", err)
-	}
-	for _, s := range svcs.Items {
-		if ownedBy(s.OwnerReferences, ex.UID) {
-			info.services = append(info.services, s)
-		}
-	}
-	var runs v1alpha1.AnalysisRunList
-	if err := cl.List(ctx, &runs, ns, mine); err != nil {
-		return nil, fmt.Errorf("listing the experiment's AnalysisRuns: %w", err)
-	}
-	for _, r := range runs.Items {
-		if ownedBy(r.OwnerReferences, ex.UID) {
-			info.runs = append(info.runs, r)
-		}
-	}
-	slices.SortFunc(info.runs, func(a, b v1alpha1.AnalysisRun) int { return strings.Compare(a.Name, b.Name) })
-	return info, nil
-}
 
 func (e *env) experiment(ctx context.Context, name string) (*v1alpha1.Experiment, error) {
 	cl, ns, err := e.clientIn()
@@ -94,7 +30,7 @@ func (e *env) experiment(ctx context.Context, name string) (*v1alpha1.Experiment
 	return ex, nil
 }
 
-func (e *env) experimentInfo(ctx context.Context, name string) (*experimentInfo, error) {
+func (e *env) experimentInfo(ctx context.Context, name string) (*operate.ExperimentInfo, error) {
 	ex, err := e.experiment(ctx, name)
 	if err != nil {
 		return nil, err
@@ -103,7 +39,7 @@ func (e *env) experimentInfo(ctx context.Context, name string) (*experimentInfo,
 	if err != nil {
 		return nil, err
 	}
-	return loadExperiment(ctx, cl, ex)
+	return operate.LoadExperiment(ctx, cl, ex)
 }
 
 func newGetExperimentCommand(e *env) *cobra.Command {
@@ -126,7 +62,7 @@ func newGetExperimentCommand(e *env) *cobra.Command {
 				return err
 			}
 			if output != "" {
-				return printObject(e.out, output, info.ex)
+				return printObject(e.out, output, info.Experiment)
 			}
 			renderExperiment(e.out, info, e.now(), style{color: e.color()})
 			return nil
@@ -153,20 +89,13 @@ func (e *env) watchExperiment(ctx context.Context, name string) error {
 	})
 }
 
-func experimentPhase(ex *v1alpha1.Experiment) string {
-	if ex.Status.Phase == "" {
-		return "Pending"
-	}
-	return string(ex.Status.Phase)
-}
-
 // renderExperiment writes `get experiment`: a header, then the tree.
-func renderExperiment(w io.Writer, info *experimentInfo, now time.Time, st style) {
-	ex := info.ex
+func renderExperiment(w io.Writer, info *operate.ExperimentInfo, now time.Time, st style) {
+	ex := info.Experiment
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Name:\t%s\n", ex.Name)
 	fmt.Fprintf(tw, "Namespace:\t%s\n", ex.Namespace)
-	fmt.Fprintf(tw, "Status:\t%s\n", st.status(experimentPhase(ex)))
+	fmt.Fprintf(tw, "Status:\t%s\n", st.status(operate.ExperimentPhase(ex)))
 	if ex.Status.Message != "" {
 		fmt.Fprintf(tw, "Message:\t%s\n", ex.Status.Message)
 	}
@@ -198,32 +127,32 @@ func renderExperiment(w io.Writer, info *experimentInfo, now time.Time, st style
 
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tSTATUS\tAGE\tINFO")
-	fmt.Fprintf(tw, "%s\tExperiment\t%s\t%s\t\n", ex.Name, st.status(experimentPhase(ex)), age(now, ex.CreationTimestamp.Time))
+	fmt.Fprintf(tw, "%s\tExperiment\t%s\t%s\t\n", ex.Name, st.status(operate.ExperimentPhase(ex)), age(now, ex.CreationTimestamp.Time))
 	experimentRows(tw, info, "", now, st)
 	_ = tw.Flush()
 }
 
 // experimentRows writes the experiment's children under prefix: each
 // template's ReplicaSet with its pods, the Services, the AnalysisRuns.
-func experimentRows(tw io.Writer, info *experimentInfo, prefix string, now time.Time, st style) {
+func experimentRows(tw io.Writer, info *operate.ExperimentInfo, prefix string, now time.Time, st style) {
 	type row struct {
 		name, kind, status, age, info string
 		children                      []row
 	}
 	var rows []row
-	for _, rs := range info.rss {
-		r := row{name: rs.Name, kind: "ReplicaSet", status: replicaSetStatus(&rs), age: age(now, rs.CreationTimestamp.Time),
+	for _, rs := range info.ReplicaSets {
+		r := row{name: rs.Name, kind: "ReplicaSet", status: operate.ReplicaSetStatus(&rs), age: age(now, rs.CreationTimestamp.Time),
 			info: "template:" + rs.Labels[v1alpha1.ExperimentTemplateNameLabelKey]}
-		for _, p := range info.pods[rs.Name] {
-			r.children = append(r.children, row{name: p.Name, kind: "Pod", status: podStatus(&p), age: age(now, p.CreationTimestamp.Time), info: podInfo(&p)})
+		for _, p := range info.Pods[rs.Name] {
+			r.children = append(r.children, row{name: p.Name, kind: "Pod", status: operate.PodStatus(&p), age: age(now, p.CreationTimestamp.Time), info: operate.PodInfo(&p)})
 		}
 		rows = append(rows, r)
 	}
-	for _, s := range info.services {
+	for _, s := range info.Services {
 		rows = append(rows, row{name: s.Name, kind: "Service", age: age(now, s.CreationTimestamp.Time), info: "template:" + s.Labels[v1alpha1.ExperimentTemplateNameLabelKey]})
 	}
-	for _, r := range info.runs {
-		rows = append(rows, row{name: r.Name, kind: "AnalysisRun", status: runPhase(&r), age: age(now, r.CreationTimestamp.Time), info: runSummary(&r)})
+	for _, r := range info.Runs {
+		rows = append(rows, row{name: r.Name, kind: "AnalysisRun", status: operate.RunPhase(&r), age: age(now, r.CreationTimestamp.Time), info: operate.RunSummary(&r)})
 	}
 	for k, r := range rows {
 		b, in := "├──", "│  "
@@ -239,17 +168,6 @@ func experimentRows(tw io.Writer, info *experimentInfo, prefix string, now time.
 			fmt.Fprintf(tw, "%s%s%s%s\t%s\t%s\t%s\t%s\n", prefix, in, cb, c.name, c.kind, st.status(c.status), c.age, c.info)
 		}
 	}
-}
-
-func replicaSetStatus(rs *appsv1.ReplicaSet) string {
-	want := ptr.Deref(rs.Spec.Replicas, 1)
-	switch {
-	case want == 0 && rs.Status.Replicas == 0:
-		return "ScaledDown"
-	case rs.Status.AvailableReplicas >= want && rs.Status.Replicas == want:
-		return "Healthy"
-	}
-	return "Progressing"
 }
 
 func newListExperimentsCommand(e *env) *cobra.Command {
@@ -304,7 +222,7 @@ func newListExperimentsCommand(e *env) *cobra.Command {
 				if d == "" {
 					d = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", ex.Name, st.status(experimentPhase(&ex)), len(ex.Spec.Templates), len(ex.Spec.Analyses), d, owner, age(e.now(), ex.CreationTimestamp.Time))
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", ex.Name, st.status(operate.ExperimentPhase(&ex)), len(ex.Spec.Templates), len(ex.Spec.Analyses), d, owner, age(e.now(), ex.CreationTimestamp.Time))
 			}
 			return tw.Flush()
 		},
@@ -362,12 +280,12 @@ func newRetryExperimentCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ex := info.ex
+			ex := info.Experiment
 			if ref := metav1.GetControllerOf(ex); ref != nil && ref.Kind == "Rollout" {
 				return fmt.Errorf("experiment %q is a step of rollout %q: retry the rollout (ramp retry rollout %s)", ex.Name, ref.Name, ref.Name)
 			}
 			if !ex.Status.Phase.Completed() {
-				return fmt.Errorf("experiment %q is %s: only a finished experiment can be retried", ex.Name, experimentPhase(ex))
+				return fmt.Errorf("experiment %q is %s: only a finished experiment can be retried", ex.Name, operate.ExperimentPhase(ex))
 			}
 			cl, err := e.client()
 			if err != nil {
@@ -380,10 +298,10 @@ func newRetryExperimentCommand(e *env) *cobra.Command {
 					return explainExperimentWrite(err, ex.Name)
 				}
 			}
-			for i := range info.runs {
-				precondition := client.Preconditions{UID: &info.runs[i].UID}
-				if err := cl.Delete(cmd.Context(), &info.runs[i], precondition); client.IgnoreNotFound(err) != nil {
-					return fmt.Errorf("deleting AnalysisRun %s: %w", info.runs[i].Name, err)
+			for i := range info.Runs {
+				precondition := client.Preconditions{UID: &info.Runs[i].UID}
+				if err := cl.Delete(cmd.Context(), &info.Runs[i], precondition); client.IgnoreNotFound(err) != nil {
+					return fmt.Errorf("deleting AnalysisRun %s: %w", info.Runs[i].Name, err)
 				}
 			}
 			ex.Status = v1alpha1.ExperimentStatus{}

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/operate"
 )
 
 const (
@@ -51,7 +52,7 @@ func newRemoveFinalizerCommand(e *env) *cobra.Command {
 			controllerutil.RemoveFinalizer(ro, routingFinalizer)
 			delete(ro.Annotations, routingAnnotation)
 			if err := cl.Patch(ctx, ro, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-				return explainWrite(err, name)
+				return operate.ExplainWrite(err, name)
 			}
 			_, err = fmt.Fprintf(e.out, "rollout %q released: its traffic routers were not reset (%s)\n", name, leftWeights(before))
 			return err

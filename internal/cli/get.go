@@ -20,6 +20,7 @@ import (
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/canary"
+	"github.com/rampdev/ramp/internal/operate"
 )
 
 func newGetCommand(e *env) *cobra.Command {
@@ -44,7 +45,7 @@ func newGetCommand(e *env) *cobra.Command {
 				return err
 			}
 			if output != "" {
-				return printObject(e.out, output, info.ro)
+				return printObject(e.out, output, info.Rollout)
 			}
 			renderRollout(e.out, info, e.now(), style{color: e.color()})
 			return nil
@@ -77,7 +78,7 @@ func newGetCommand(e *env) *cobra.Command {
 }
 
 // info loads a rollout and what belongs to it.
-func (e *env) info(ctx context.Context, name string) (*rolloutInfo, error) {
+func (e *env) info(ctx context.Context, name string) (*operate.Info, error) {
 	ro, err := e.rollout(ctx, name)
 	if err != nil {
 		return nil, err
@@ -86,7 +87,7 @@ func (e *env) info(ctx context.Context, name string) (*rolloutInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return load(ctx, cl, ro)
+	return operate.Load(ctx, cl, ro)
 }
 
 // watchRollout redraws the rollout when it changes, and every two seconds
@@ -320,7 +321,7 @@ func rows(tw io.Writer, items []v1alpha1.Rollout, namespaces bool, st style) {
 			// As Argo's plugin: the weight the current step sets.
 			weight = fmt.Sprint(canary.Weight(c.Steps, idx, c.GetMaxTrafficWeight()))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\n", ro.Name, strategy, st.status(phase(ro)), step, weight,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\n", ro.Name, strategy, st.status(operate.Phase(ro)), step, weight,
 			ro.Status.ReadyReplicas, ro.Status.Replicas, ro.Spec.GetReplicas(), ro.Status.UpdatedReplicas, ro.Status.AvailableReplicas)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/operate"
 )
 
 // ErrDegraded is returned (exit code 1) when `status` ends on a Degraded
@@ -82,9 +83,9 @@ Exit code 0 when the rollout is Healthy (or, with --until paused, Paused),
 // statusLine is the phase, and the message when there is one.
 func statusLine(ro *v1alpha1.Rollout) string {
 	if ro.Status.Message == "" {
-		return phase(ro)
+		return operate.Phase(ro)
 	}
-	return phase(ro) + ": " + ro.Status.Message
+	return operate.Phase(ro) + ": " + ro.Status.Message
 }
 
 // settled says whether ro, observed by the controller at its generation,
@@ -95,7 +96,7 @@ func settled(ro *v1alpha1.Rollout, want v1alpha1.RolloutPhase) (bool, error) {
 	}
 	switch ro.Status.Phase {
 	case want:
-		if want == v1alpha1.RolloutPhaseHealthy && updating(ro) {
+		if want == v1alpha1.RolloutPhaseHealthy && operate.Updating(ro) {
 			return false, nil
 		}
 		return true, nil
@@ -138,7 +139,7 @@ func (e *env) waitFor(ctx context.Context, name string, want v1alpha1.RolloutPha
 			&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: ro.ResourceVersion}})
 		if err != nil {
 			if ctx.Err() != nil {
-				return ro, fmt.Errorf("rollout %q is still %s: %w", name, phase(ro), ErrTimeout)
+				return ro, fmt.Errorf("rollout %q is still %s: %w", name, operate.Phase(ro), ErrTimeout)
 			}
 			return ro, err
 		}
@@ -159,7 +160,7 @@ func (e *env) waitFor(ctx context.Context, name string, want v1alpha1.RolloutPha
 		}
 		w.Stop()
 		if ctx.Err() != nil {
-			return ro, fmt.Errorf("rollout %q is still %s: %w", name, phase(ro), ErrTimeout)
+			return ro, fmt.Errorf("rollout %q is still %s: %w", name, operate.Phase(ro), ErrTimeout)
 		}
 		// The watch ended (server timeout): read again and carry on.
 		if ro, err = e.rollout(ctx, name); err != nil {

@@ -1,4 +1,4 @@
-package cli
+package operate
 
 import (
 	"context"
@@ -22,34 +22,39 @@ import (
 // runUIDLabel is on the Jobs a job metric creates (analysis/job).
 const runUIDLabel = "analysisrun.ramp.dev/uid"
 
-// rolloutInfo is everything `get rollout` shows: the rollout and, per
+// Info is everything `get rollout` shows: the rollout and, per
 // revision, its ReplicaSet, pods, AnalysisRuns and their Jobs.
-type rolloutInfo struct {
-	ro        *v1alpha1.Rollout
-	revisions []*revision // newest first
+type Info struct {
+	Rollout   *v1alpha1.Rollout
+	Revisions []*Revision // newest first
 }
 
-type revision struct {
-	number int
-	rs     *appsv1.ReplicaSet
-	hash   string
-	pods   []corev1.Pod
-	runs   []runInfo
-	// experiments are the canary's experiment steps for this revision.
-	experiments []*experimentInfo
+// Revision is one of the rollout's ReplicaSets and what belongs to it.
+type Revision struct {
+	// Number is the ReplicaSet's revision annotation.
+	Number int
+	RS     *appsv1.ReplicaSet
+	// Hash is the pod-template hash that labels its pods.
+	Hash string
+	Pods []corev1.Pod
+	// Runs are its AnalysisRuns, newest first.
+	Runs []Run
+	// Experiments are the canary's experiment steps for this revision.
+	Experiments []*ExperimentInfo
 }
 
-type runInfo struct {
-	run  *v1alpha1.AnalysisRun
-	jobs []batchv1.Job
+// Run is an AnalysisRun and the Jobs its job metrics created.
+type Run struct {
+	Run  *v1alpha1.AnalysisRun
+	Jobs []batchv1.Job
 }
 
-// load reads what belongs to ro and nothing else: ReplicaSets and pods by
+// Load reads what belongs to ro and nothing else: ReplicaSets and pods by
 // the rollout's selector, AnalysisRuns by the ReplicaSets' hashes, Jobs by
 // the runs' UIDs, each kept only if ro (or its run) owns it. The namespace
 // is never listed whole (Argo Rollouts' users' issue #1711).
-func load(ctx context.Context, cl client.Reader, ro *v1alpha1.Rollout) (*rolloutInfo, error) {
-	info := &rolloutInfo{ro: ro}
+func Load(ctx context.Context, cl client.Reader, ro *v1alpha1.Rollout) (*Info, error) {
+	info := &Info{Rollout: ro}
 	ns := client.InNamespace(ro.Namespace)
 	sel := labels.Everything()
 	if ro.Spec.Selector != nil {
@@ -63,7 +68,7 @@ func load(ctx context.Context, cl client.Reader, ro *v1alpha1.Rollout) (*rollout
 	if err := cl.List(ctx, rss, ns, client.MatchingLabelsSelector{Selector: sel}); err != nil {
 		return nil, fmt.Errorf("listing the rollout's ReplicaSets: %w", err)
 	}
-	byHash := map[string]*revision{}
+	byHash := map[string]*Revision{}
 	var hashes []string
 	for i := range rss.Items {
 		rs := &rss.Items[i]
@@ -71,22 +76,22 @@ func load(ctx context.Context, cl client.Reader, ro *v1alpha1.Rollout) (*rollout
 			continue
 		}
 		n, _ := strconv.Atoi(rs.Annotations[v1alpha1.RevisionAnnotation])
-		rev := &revision{number: n, rs: rs, hash: rs.Labels[v1alpha1.DefaultRolloutUniqueLabelKey]}
-		info.revisions = append(info.revisions, rev)
-		byHash[rev.hash] = rev
-		hashes = append(hashes, rev.hash)
+		rev := &Revision{Number: n, RS: rs, Hash: rs.Labels[v1alpha1.DefaultRolloutUniqueLabelKey]}
+		info.Revisions = append(info.Revisions, rev)
+		byHash[rev.Hash] = rev
+		hashes = append(hashes, rev.Hash)
 	}
-	slices.SortFunc(info.revisions, func(a, b *revision) int { return b.number - a.number })
+	slices.SortFunc(info.Revisions, func(a, b *Revision) int { return b.Number - a.Number })
 	if len(hashes) == 0 {
 		return info, nil
 	}
 	pods := &corev1.PodList{}
 	if err := cl.List(ctx, pods, ns, client.MatchingLabelsSelector{Selector: sel}); err != nil {
-		return nil, fmt.Errorf("listing the rollout's pods: %w", err)
+		return nil, fmt.Errorf("listing the rollout's Pods: %w", err)
 	}
 	for _, p := range pods.Items {
-		if rev := byHash[p.Labels[v1alpha1.DefaultRolloutUniqueLabelKey]]; rev != nil && ownedBy(p.OwnerReferences, rev.rs.UID) {
-			rev.pods = append(rev.pods, p)
+		if rev := byHash[p.Labels[v1alpha1.DefaultRolloutUniqueLabelKey]]; rev != nil && ownedBy(p.OwnerReferences, rev.RS.UID) {
+			rev.Pods = append(rev.Pods, p)
 		}
 	}
 	inHashes, err := labels.NewRequirement(v1alpha1.DefaultRolloutUniqueLabelKey, selection.In, hashes)
@@ -109,17 +114,17 @@ func load(ctx context.Context, cl client.Reader, ro *v1alpha1.Rollout) (*rollout
 		if rev == nil || !ownedBy(ex.OwnerReferences, ro.UID) {
 			continue
 		}
-		x, err := loadExperiment(ctx, cl, ex)
+		x, err := LoadExperiment(ctx, cl, ex)
 		if err != nil {
 			return nil, err
 		}
-		rev.experiments = append(rev.experiments, x)
+		rev.Experiments = append(rev.Experiments, x)
 	}
 	var uids []string
 	for i := range runs.Items {
 		run := &runs.Items[i]
 		if rev := byHash[run.Labels[v1alpha1.DefaultRolloutUniqueLabelKey]]; rev != nil && ownedBy(run.OwnerReferences, ro.UID) {
-			rev.runs = append(rev.runs, runInfo{run: run})
+			rev.Runs = append(rev.Runs, Run{Run: run})
 			uids = append(uids, string(run.UID))
 		}
 	}
@@ -132,23 +137,23 @@ func load(ctx context.Context, cl client.Reader, ro *v1alpha1.Rollout) (*rollout
 		if err := cl.List(ctx, jobs, ns, client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*inRuns)}); err != nil {
 			return nil, fmt.Errorf("listing the runs' Jobs: %w", err)
 		}
-		for _, rev := range info.revisions {
-			for i := range rev.runs {
+		for _, rev := range info.Revisions {
+			for i := range rev.Runs {
 				for _, j := range jobs.Items {
-					if j.Labels[runUIDLabel] == string(rev.runs[i].run.UID) {
-						rev.runs[i].jobs = append(rev.runs[i].jobs, j)
+					if j.Labels[runUIDLabel] == string(rev.Runs[i].Run.UID) {
+						rev.Runs[i].Jobs = append(rev.Runs[i].Jobs, j)
 					}
 				}
 			}
 		}
 	}
-	for _, rev := range info.revisions {
-		slices.SortFunc(rev.pods, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
-		slices.SortFunc(rev.runs, func(a, b runInfo) int {
-			if c := a.run.CreationTimestamp.Compare(b.run.CreationTimestamp.Time); c != 0 {
+	for _, rev := range info.Revisions {
+		slices.SortFunc(rev.Pods, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+		slices.SortFunc(rev.Runs, func(a, b Run) int {
+			if c := a.Run.CreationTimestamp.Compare(b.Run.CreationTimestamp.Time); c != 0 {
 				return -c
 			}
-			return strings.Compare(a.run.Name, b.run.Name)
+			return strings.Compare(a.Run.Name, b.Run.Name)
 		})
 	}
 	return info, nil
@@ -176,28 +181,28 @@ func ownedBy(refs []metav1.OwnerReference, uid types.UID) bool {
 	return false
 }
 
-// roles are what a revision is to the rollout: stable, canary, active,
+// Roles are what a revision is to the rollout: stable, canary, active,
 // preview.
-func (info *rolloutInfo) roles(rev *revision) []string {
-	ro := info.ro
+func (info *Info) Roles(rev *Revision) []string {
+	ro := info.Rollout
 	var out []string
 	st := ro.Status
 	switch {
 	case ro.Spec.Strategy.BlueGreen != nil:
-		if rev.hash == st.StableRS {
+		if rev.Hash == st.StableRS {
 			out = append(out, "stable")
 		}
-		if rev.hash == st.BlueGreen.ActiveSelector {
+		if rev.Hash == st.BlueGreen.ActiveSelector {
 			out = append(out, "active")
 		}
-		if ro.Spec.Strategy.BlueGreen.PreviewService != "" && rev.hash == st.BlueGreen.PreviewSelector && rev.hash != st.BlueGreen.ActiveSelector {
+		if ro.Spec.Strategy.BlueGreen.PreviewService != "" && rev.Hash == st.BlueGreen.PreviewSelector && rev.Hash != st.BlueGreen.ActiveSelector {
 			out = append(out, "preview")
 		}
 	default:
-		if rev.hash == st.StableRS {
+		if rev.Hash == st.StableRS {
 			out = append(out, "stable")
 		}
-		if rev.hash == st.CurrentPodHash && rev.hash != st.StableRS {
+		if rev.Hash == st.CurrentPodHash && rev.Hash != st.StableRS {
 			out = append(out, "canary")
 		}
 	}
