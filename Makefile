@@ -23,7 +23,7 @@ run: prometheus ## Start ramp-sandbox --demo: a local cluster, the controller, P
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/ramp-sandbox --demo --dir $(SANDBOX_DIR)
 
 .PHONY: test
-test: prometheus ## Run every test (API module, unit, fuzz seeds, in-process cluster, a real Prometheus).
+test: prometheus chromium ## Run every test (API module, unit, fuzz seeds, in-process cluster, a real Prometheus).
 	cd api && $(GO) test -count=1 ./...
 	rm -rf $(REQUEST_LOG) && mkdir -p $(REQUEST_LOG)
 	RAMP_REQUEST_LOG=$(REQUEST_LOG) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -skip TestRolesMatchTheRequests $(TEST_FLAGS) ./...
@@ -57,6 +57,10 @@ chaos: prometheus ## Replay the seeds that broke before a fix, then kill ramp-co
 .PHONY: prometheus
 prometheus: ## Install Debian's prometheus package when the binary is missing.
 	@hack/install-prometheus.sh
+
+.PHONY: chromium
+chromium: ## Install Debian's chromium package when the binary is missing (the dashboard's browser tests drive it headless).
+	@hack/install-chromium.sh
 
 .PHONY: build
 build: ## Build ramp, kubectl-ramp, ramp-controller and ramp-sandbox into bin/.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
+	"github.com/rampdev/ramp/internal/dashboard"
 	"github.com/rampdev/ramp/internal/demo"
 	"github.com/rampdev/ramp/internal/promserver"
 )
@@ -30,9 +31,29 @@ func (d *demoRun) stop() {
 	}
 }
 
+// startDashboard serves the dashboard as the sandbox's administrator on
+// addr, or on a free port when addr is taken, until ctx ends.
+func startDashboard(ctx context.Context, c *cluster.Cluster, addr string) (string, error) {
+	srv, err := dashboard.New(dashboard.Options{Config: c.Config(), Namespace: "default"})
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
+			return "", err
+		}
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	go func() { <-ctx.Done(); _ = hs.Close() }()
+	return "http://" + ln.Addr().String() + "/", nil
+}
+
 // startDemo starts the Service listeners, Prometheus (if installed), the
 // demo rollouts and the traffic, and returns what to print.
-func startDemo(ctx context.Context, c *cluster.Cluster, pods *demo.Pods, dir string, rps int) (*demoRun, error) {
+func startDemo(ctx context.Context, c *cluster.Cluster, pods *demo.Pods, dir string, rps int, dashboardAddr string) (*demoRun, error) {
 	d := &demoRun{}
 	cs, err := kubernetes.NewForConfig(c.Config())
 	if err != nil {
@@ -74,6 +95,14 @@ func startDemo(ctx context.Context, c *cluster.Cluster, pods *demo.Pods, dir str
 		return nil, err
 	}
 	go demo.Traffic(ctx, svcs, "default", rps)
+	if dashboardAddr != "" {
+		url, err := startDashboard(ctx, c, dashboardAddr)
+		if err != nil {
+			d.stop()
+			return nil, err
+		}
+		d.lines = append(d.lines, "  dashboard: "+url)
+	}
 	d.lines = append(d.lines, "  prometheus: "+promURL)
 	for _, name := range demo.Targets {
 		d.lines = append(d.lines, fmt.Sprintf("  service %s: http://%s (all in %s)", name, svcs.Address("default", name), servicesFile))

@@ -62,6 +62,7 @@ func run() error {
 	noController := fs.Bool("no-controller", false, "do not run ramp-controller in-process (run it, or a test, separately)")
 	withDemo := fs.Bool("demo", false, "serve the demo application, give Services local listeners, run Prometheus and traffic, and create the demo rollouts")
 	rps := fs.Int("demo-rps", 20, "requests per second the demo's traffic generator sends")
+	dashboardAddr := fs.String("dashboard", "127.0.0.1:3100", "with --demo, serve the dashboard here (a free port if this one is taken; empty: no dashboard)")
 	fresh := fs.Bool("fresh", false, "start from nothing: remove DIR's state first")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
@@ -122,7 +123,7 @@ func run() error {
 	}
 	var next []string
 	if *withDemo {
-		d, err := startDemo(ctx, c, pods, abs, *rps)
+		d, err := startDemo(ctx, c, pods, abs, *rps, *dashboardAddr)
 		if err != nil {
 			stop() // the in-process controller stops before the cluster does
 			<-controllerDone

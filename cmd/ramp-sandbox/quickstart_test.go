@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -91,10 +92,23 @@ func TestREADMEQuickstart(t *testing.T) {
 		}
 	}
 	out := strings.Join(printed, "\n")
-	for _, want := range []string{"kubeconfig: " + dir, "prometheus: http://127.0.0.1:", "service demo-canary: http://127.0.0.1:", "ramp get rollout demo-canary -w"} {
+	for _, want := range []string{"kubeconfig: " + dir, "dashboard: http://127.0.0.1:", "prometheus: http://127.0.0.1:", "service demo-canary: http://127.0.0.1:", "ramp get rollout demo-canary -w"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the sandbox did not print %q:\n%s", want, out)
 		}
+	}
+	// The dashboard it printed lists the demo rollouts.
+	if _, after, ok := strings.Cut(out, "dashboard: "); ok {
+		url, _, _ := strings.Cut(after, "\n")
+		clustertest.Eventually(t, time.Minute, "the dashboard lists the demo rollouts", func() (bool, string) {
+			resp, err := http.Get(strings.TrimSpace(url))
+			if err != nil {
+				return false, err.Error()
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode == http.StatusOK && bytes.Contains(b, []byte(`data-name="demo-canary"`)) && bytes.Contains(b, []byte(`data-name="demo-bluegreen"`)), fmt.Sprintf("%d %s", resp.StatusCode, b)
+		})
 	}
 	children := childProcesses(sandbox.Process.Pid)
 	if len(children) == 0 {

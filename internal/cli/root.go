@@ -67,6 +67,7 @@ func New(argv0 string, opts Options) *cobra.Command {
 		newMigrateCommand(e),
 		newRemoveFinalizerCommand(e),
 		newNotificationsCommand(e),
+		newDashboardCommand(e),
 	)
 	return root
 }
