@@ -3,7 +3,6 @@ package dashboard_test
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -273,13 +272,7 @@ func httpGet(t *testing.T, u string, h http.Header) (*http.Response, string) {
 	for k, v := range h {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return do(t, req)
 }
 
 // httpPostAction posts an action as the page's script does, with a CSRF
@@ -294,11 +287,5 @@ func httpPostAction(t *testing.T, base, ns, name, action, state string) (*http.R
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: "ramp_csrf", Value: csrf})
 	req.Header.Set("X-CSRF-Token", csrf)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return do(t, req)
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/operate"
@@ -132,18 +133,21 @@ func plot(name string, ms []v1alpha1.Measurement, spec v1alpha1.Metric) template
 			}
 		}
 	}
-	lo, hi := pts[0].v, pts[0].v
+	// The scale works on halves, so that any two finite values have a
+	// finite span.
+	lo, hi := pts[0].v/2, pts[0].v/2
 	for _, p := range pts {
-		lo, hi = math.Min(lo, p.v), math.Max(hi, p.v)
+		lo, hi = math.Min(lo, p.v/2), math.Max(hi, p.v/2)
 	}
 	for _, l := range lines {
-		lo, hi = math.Min(lo, l.value), math.Max(hi, l.value)
+		lo, hi = math.Min(lo, l.value/2), math.Max(hi, l.value/2)
 	}
 	if hi == lo {
-		hi, lo = hi+1, lo-1
+		d := math.Max(math.Abs(hi)*0.1, 0.5)
+		hi, lo = hi+d, lo-d
 	}
 	pad := (hi - lo) * 0.1
-	hi, lo = hi+pad, lo-pad
+	top2, bottom2 := hi+pad, lo-pad
 	t0, t1 := pts[0].t, pts[len(pts)-1].t
 	span := t1.Sub(t0).Seconds()
 	const w, h, left, right, top, bottom = 640.0, 200.0, 56.0, 12.0, 12.0, 28.0
@@ -153,19 +157,19 @@ func plot(name string, ms []v1alpha1.Measurement, spec v1alpha1.Metric) template
 		}
 		return left + t.Sub(t0).Seconds()/span*(w-left-right)
 	}
-	y := func(v float64) float64 { return top + (hi-v)/(hi-lo)*(h-top-bottom) }
+	y := func(v float64) float64 { return top + (top2-v/2)/(top2-bottom2)*(h-top-bottom) }
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="plot" viewBox="0 0 %.0f %.0f" role="img" aria-labelledby="plot-%s-title">`, w, h, html.EscapeString(name))
-	fmt.Fprintf(&b, `<title id="plot-%s-title">%s: %d measurements over time</title>`, html.EscapeString(name), html.EscapeString(name), len(pts))
+	fmt.Fprintf(&b, `<svg class="plot" viewBox="0 0 %.0f %.0f" role="img" aria-labelledby="plot-%s-title">`, w, h, esc(name))
+	fmt.Fprintf(&b, `<title id="plot-%s-title">%s: %d measurements over time</title>`, esc(name), esc(name), len(pts))
 	fmt.Fprintf(&b, `<line class="axis" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, left, h-bottom, w-right, h-bottom)
 	fmt.Fprintf(&b, `<line class="axis" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, left, top, left, h-bottom)
-	for _, v := range []float64{hi - pad, lo + pad} {
+	for _, v := range []float64{hi * 2, lo * 2} {
 		fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, left-4, y(v)+4, strconv.FormatFloat(v, 'g', 4, 64))
 	}
 	fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%.1f">%s</text>`, left, h-8, t0.UTC().Format("15:04:05"))
 	fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, w-right, h-8, t1.UTC().Format("15:04:05"))
 	for _, l := range lines {
-		fmt.Fprintf(&b, `<line class="threshold %s" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"><title>%s</title></line>`, l.class, left, y(l.value), w-right, y(l.value), html.EscapeString(l.label))
+		fmt.Fprintf(&b, `<line class="threshold %s" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"><title>%s</title></line>`, l.class, left, y(l.value), w-right, y(l.value), esc(l.label))
 	}
 	var path []string
 	for _, p := range pts {
@@ -174,8 +178,19 @@ func plot(name string, ms []v1alpha1.Measurement, spec v1alpha1.Metric) template
 	fmt.Fprintf(&b, `<polyline class="series" points="%s"/>`, strings.Join(path, " "))
 	for _, p := range pts {
 		fmt.Fprintf(&b, `<circle class="point %s" cx="%.1f" cy="%.1f" r="4" data-value="%s"><title>%s at %s: %s</title></circle>`,
-			statusClass(p.phase), x(p.t), y(p.v), html.EscapeString(p.raw), html.EscapeString(p.raw), p.t.UTC().Format("15:04:05"), html.EscapeString(p.phase))
+			statusClass(p.phase), x(p.t), y(p.v), esc(p.raw), esc(p.raw), p.t.UTC().Format("15:04:05"), esc(p.phase))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) //nolint:gosec // every value above is escaped
+}
+
+// esc is s as SVG text: escaped, without control characters or invalid
+// UTF-8 (which a provider's value or a template's condition may carry).
+func esc(s string) string {
+	return html.EscapeString(strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || (r < 0x20 && r != '\t' && r != '\n') || r == 0x7f || (r >= 0xfffe && r <= 0xffff) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "")))
 }
