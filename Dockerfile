@@ -1,4 +1,5 @@
-# The ramp-controller image that config/manager/manager.yaml runs.
+# The ramp-controller image that config/manager/manager.yaml runs; it also
+# holds the ramp CLI, whose `ramp dashboard` config/dashboard runs.
 #   docker build -t ghcr.io/rampdev/ramp-controller:latest .
 FROM golang:1.26 AS build
 WORKDIR /src
@@ -9,9 +10,9 @@ COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath \
     -ldflags "-s -w -X github.com/rampdev/ramp/internal/version.Version=${VERSION}" \
-    -o /out/ramp-controller ./cmd/ramp-controller
+    -o /out/ ./cmd/ramp-controller ./cmd/ramp
 
 FROM gcr.io/distroless/static:nonroot
-COPY --from=build /out/ramp-controller /ramp-controller
+COPY --from=build /out/ramp-controller /out/ramp /
 USER 65532:65532
 ENTRYPOINT ["/ramp-controller"]

@@ -62,6 +62,10 @@ prometheus: ## Install Debian's prometheus package when the binary is missing.
 chromium: ## Install Debian's chromium package when the binary is missing (the dashboard's browser tests drive it headless).
 	@hack/install-chromium.sh
 
+.PHONY: screenshots
+screenshots: prometheus chromium ## Rewrite docs/images/dashboard-*.png from the dashboard's browser tests.
+	RAMP_SCREENSHOTS=$(CURDIR)/docs/images $(GO) test -count=1 -run 'TestListAndTimeline|TestAnalysisPage' ./internal/dashboard
+
 .PHONY: build
 build: ## Build ramp, kubectl-ramp, ramp-controller and ramp-sandbox into bin/.
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...

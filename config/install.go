@@ -24,7 +24,7 @@ const ServiceAccount = "ramp-controller"
 // by, for impersonation.
 const Username = "system:serviceaccount:" + Namespace + ":" + ServiceAccount
 
-//go:embed default rbac manager namespaced crd/kustomization.yaml crd/bases
+//go:embed default rbac manager namespaced dashboard dashboard-proxy crd/kustomization.yaml crd/bases
 var manifests embed.FS
 
 // Objects renders config/default and returns its objects in kustomize's
@@ -39,6 +39,15 @@ func Objects() ([]*unstructured.Unstructured, error) {
 func Namespaced(namespace string) ([]*unstructured.Unstructured, error) {
 	overlay := fmt.Sprintf("namespace: %s\nresources:\n- ../namespaced\n", namespace)
 	return render("/config/overlay", map[string]string{"/config/overlay/kustomization.yaml": overlay})
+}
+
+// Dashboard renders config/dashboard, or config/dashboard-proxy (the
+// dashboard behind an authenticating proxy) when proxy is set.
+func Dashboard(proxy bool) ([]*unstructured.Unstructured, error) {
+	if proxy {
+		return render("/config/dashboard-proxy", nil)
+	}
+	return render("/config/dashboard", nil)
 }
 
 // render builds the kustomization in dir (within the embedded config, with

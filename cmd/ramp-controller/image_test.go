@@ -34,7 +34,7 @@ func dockerBuild(t *testing.T) (command, dockerfile string) {
 // it as a non-root user with a Go no older than go.mod asks for.
 func TestImageBinaryBuildsAsTheDockerfileSays(t *testing.T) {
 	cmd, dockerfile := dockerBuild(t)
-	if !strings.Contains(cmd, "CGO_ENABLED=0") || !strings.Contains(cmd, "-o /out/ramp-controller ./cmd/ramp-controller") {
+	if !strings.Contains(cmd, "CGO_ENABLED=0") || !strings.Contains(cmd, "-o /out/ ./cmd/ramp-controller ./cmd/ramp") {
 		t.Fatalf("unexpected build command %q", cmd)
 	}
 	out := t.TempDir()
@@ -49,6 +49,13 @@ func TestImageBinaryBuildsAsTheDockerfileSays(t *testing.T) {
 	got, err := exec.CommandContext(t.Context(), bin, "--version").CombinedOutput()
 	if err != nil || !strings.Contains(string(got), "ramp-controller "+version+" ") {
 		t.Fatalf("%s --version: %v: %s", bin, err, got)
+	}
+	// The CLI beside it, for config/dashboard's `/ramp dashboard`.
+	if got, err := exec.CommandContext(t.Context(), filepath.Join(out, "ramp"), "version").CombinedOutput(); err != nil || !strings.Contains(string(got), "ramp "+version) {
+		t.Fatalf("ramp version: %v: %s", err, got)
+	}
+	if !strings.Contains(dockerfile, "COPY --from=build /out/ramp-controller /out/ramp /") {
+		t.Error("the image does not hold both binaries")
 	}
 	f, err := elf.Open(bin)
 	if err != nil {

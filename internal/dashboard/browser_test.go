@@ -229,12 +229,24 @@ func TestAnalysisPagePlotsMeasurements(t *testing.T) {
 // and watch rollouts in ns.
 func readerToken(t *testing.T, ns, name string) string {
 	t.Helper()
+	return saToken(t, ns, name, "rollout-reader", true)
+}
+
+// saToken is a token of a new ServiceAccount bound to the Role role
+// (created as the rollout reader when reader is set).
+func saToken(t *testing.T, ns, name, role string, reader bool) string {
+	t.Helper()
 	cs := kubernetes.NewForConfigOrDie(shared.Config())
 	ctx := t.Context()
 	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	bind(t, ns, "rollout-reader", rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns})
+	subject := rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns}
+	if reader {
+		bind(t, ns, role, subject)
+	} else {
+		bindTo(t, ns, role, subject)
+	}
 	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(3600))}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +266,14 @@ func bind(t *testing.T, ns, role string, subject rbacv1.Subject) {
 	if err != nil && !strings.Contains(err.Error(), "already exists") {
 		t.Fatal(err)
 	}
-	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+	bindTo(t, ns, role, subject)
+}
+
+// bindTo binds the Role role in ns to subject.
+func bindTo(t *testing.T, ns, role string, subject rbacv1.Subject) {
+	t.Helper()
+	cs := kubernetes.NewForConfigOrDie(shared.Config())
+	if _, err := cs.RbacV1().RoleBindings(ns).Create(t.Context(), &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: role + "-"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role},
 		Subjects:   []rbacv1.Subject{subject},
@@ -279,9 +298,18 @@ func httpGet(t *testing.T, u string, h http.Header) (*http.Response, string) {
 // token pair and the state token given.
 func httpPostAction(t *testing.T, base, ns, name, action, state string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/rollouts/"+ns+"/"+name+"/"+action, strings.NewReader(url.Values{"state": {state}}.Encode()))
+	return httpPost(t, base, ns, name, action, url.Values{"state": {state}}, nil)
+}
+
+// httpPost posts an action's form with the headers h.
+func httpPost(t *testing.T, base, ns, name, action string, form url.Values, h http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/rollouts/"+ns+"/"+name+"/"+action, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
 	}
 	const csrf = "0123456789abcdef0123456789abcdef0123456789abcdef"
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

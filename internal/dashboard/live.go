@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,9 @@ import (
 type watchOf struct {
 	list func() client.ObjectList
 	opts []client.ListOption
+	// from is the resourceVersion the page was read at: the first watch
+	// starts there, so an unchanged page is not sent again.
+	from string
 }
 
 // settle is how long a stream waits for more changes before it renders:
@@ -119,8 +123,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, watches func(con
 // ends the watch; a watch the viewer may not make is given up (the page
 // shows what its reads could).
 func watchLoop(ctx context.Context, cl client.WithWatch, wo watchOf, changed chan<- struct{}) {
+	from := wo.from
 	for ctx.Err() == nil {
-		wi, err := cl.Watch(ctx, wo.list(), wo.opts...)
+		opts := wo.opts
+		if from != "" {
+			opts = append(slices.Clip(opts), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: from}})
+			from = "" // once: a watch started again lists what it missed
+		}
+		wi, err := cl.Watch(ctx, wo.list(), opts...)
 		if err != nil {
 			if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
 				return
@@ -151,7 +161,7 @@ func (s *Server) listStream(w http.ResponseWriter, r *http.Request) {
 		if ns != allNamespaces {
 			opts = append(opts, client.InNamespace(ns))
 		}
-		return []watchOf{{func() client.ObjectList { return &v1alpha1.RolloutList{} }, opts}}, nil
+		return []watchOf{{list: func() client.ObjectList { return &v1alpha1.RolloutList{} }, opts: opts, from: r.URL.Query().Get("from")}}, nil
 	}, func(ctx context.Context, cl client.WithWatch) (string, any, error) {
 		v, err := s.listRollouts(ctx, cl, ns)
 		return "list-live", v, err
@@ -177,10 +187,10 @@ func (s *Server) rolloutStream(w http.ResponseWriter, r *http.Request) {
 		owned := client.HasLabels{v1alpha1.DefaultRolloutUniqueLabelKey}
 		mine := client.MatchingLabelsSelector{Selector: sel}
 		return []watchOf{
-			{func() client.ObjectList { return &v1alpha1.RolloutList{} }, []client.ListOption{ns, byName}},
-			{func() client.ObjectList { return &appsv1.ReplicaSetList{} }, []client.ListOption{ns, mine}},
-			{func() client.ObjectList { return &corev1.PodList{} }, []client.ListOption{ns, mine}},
-			{func() client.ObjectList { return &v1alpha1.AnalysisRunList{} }, []client.ListOption{ns, owned}},
+			{list: func() client.ObjectList { return &v1alpha1.RolloutList{} }, opts: []client.ListOption{ns, byName}},
+			{list: func() client.ObjectList { return &appsv1.ReplicaSetList{} }, opts: []client.ListOption{ns, mine}},
+			{list: func() client.ObjectList { return &corev1.PodList{} }, opts: []client.ListOption{ns, mine}},
+			{list: func() client.ObjectList { return &v1alpha1.AnalysisRunList{} }, opts: []client.ListOption{ns, owned}},
 		}, nil
 	}, func(ctx context.Context, cl client.WithWatch) (string, any, error) {
 		v, err := s.loadRollout(ctx, cl, key)
@@ -192,7 +202,7 @@ func (s *Server) runStream(w http.ResponseWriter, r *http.Request) {
 	key := client.ObjectKey{Namespace: r.PathValue("ns"), Name: r.PathValue("name")}
 	s.stream(w, r, func(context.Context, client.WithWatch) ([]watchOf, error) {
 		byName := client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", key.Name)}
-		return []watchOf{{func() client.ObjectList { return &v1alpha1.AnalysisRunList{} }, []client.ListOption{client.InNamespace(key.Namespace), byName}}}, nil
+		return []watchOf{{list: func() client.ObjectList { return &v1alpha1.AnalysisRunList{} }, opts: []client.ListOption{client.InNamespace(key.Namespace), byName}}}, nil
 	}, func(ctx context.Context, cl client.WithWatch) (string, any, error) {
 		v, err := s.loadRun(ctx, cl, key)
 		return "run-live", v, err

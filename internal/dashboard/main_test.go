@@ -72,7 +72,7 @@ func TestMain(m *testing.M) {
 
 // serve runs a dashboard with opts (Config: the cluster's administrator
 // unless set) until the test ends and returns its URL.
-func serve(t *testing.T, opts dashboard.Options) string {
+func serve(t testing.TB, opts dashboard.Options) string {
 	t.Helper()
 	if opts.Config == nil {
 		opts.Config = shared.Config()
@@ -159,7 +159,7 @@ func pausedAt(t *testing.T, ns, name string, idx int32) *v1alpha1.Rollout {
 }
 
 // chromium is Debian's chromium, which `make test` installs.
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
@@ -172,7 +172,7 @@ func chromium(t *testing.T) string {
 
 // browser is a headless Chromium of the test's own (its own cookies),
 // closed when the test ends.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
@@ -181,13 +181,21 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-gpu", true),
 		chromedp.WindowSize(1280, 900),
 	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil { // the first run starts the browser: no deadline
-		t.Fatalf("starting chromium: %v", err)
+	// Chromium, started while the cluster is busy, now and then dies
+	// before it answers (crashpad's "no stack mapping"): tried three times.
+	var err error
+	for range 3 {
+		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(alloc)
+		if err = chromedp.Do(ctx); err == nil { // the first run starts the browser: no deadline
+			t.Cleanup(func() { cancel(); cancelAlloc() })
+			return ctx
+		}
+		cancel()
+		cancelAlloc()
 	}
-	return ctx
+	t.Fatalf("starting chromium: %v", err)
+	return nil
 }
 
 // run runs browser actions, with a deadline.

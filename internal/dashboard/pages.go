@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,6 +82,8 @@ type listView struct {
 	Rows      []row
 	// Statuses are the statuses present, for the filter.
 	Statuses []string
+	// resourceVersion is the list's: the page's stream watches from it.
+	resourceVersion string
 }
 
 func (s *Server) listRollouts(ctx context.Context, cl client.Reader, ns string) (listView, error) {
@@ -93,6 +96,7 @@ func (s *Server) listRollouts(ctx context.Context, cl client.Reader, ns string) 
 	if err := cl.List(ctx, list, opts...); err != nil {
 		return v, explainList(err, ns)
 	}
+	v.resourceVersion = list.ResourceVersion
 	for i := range list.Items {
 		r := rowOf(&list.Items[i])
 		v.Rows = append(v.Rows, r)
@@ -124,7 +128,7 @@ func (s *Server) listPage(w http.ResponseWriter, r *http.Request) {
 	}
 	ns := r.PathValue("ns")
 	v, err := s.listRollouts(r.Context(), cl, ns)
-	p := page{Title: "Rollouts", Namespace: ns, View: v, Stream: "/stream/rollouts/" + ns}
+	p := page{Title: "Rollouts", Namespace: ns, View: v, Stream: "/stream/rollouts/" + ns + "?from=" + url.QueryEscape(v.resourceVersion)}
 	status := http.StatusOK
 	if err != nil {
 		p.Error, p.Stream, status = err.Error(), "", statusOf(err)

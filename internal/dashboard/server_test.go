@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -10,12 +11,16 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
 	"github.com/rampdev/ramp/internal/cluster/clustertest"
 	"github.com/rampdev/ramp/internal/dashboard"
+	"github.com/rampdev/ramp/internal/operate"
 )
 
 var stateField = regexp.MustCompile(`action="([^"]+)/promote"><input type="hidden" name="state" value="([^"]+)"`)
@@ -124,4 +129,54 @@ func do(t *testing.T, r *http.Request) (*http.Response, string) {
 		t.Fatal(err)
 	}
 	return resp, string(b)
+}
+
+// The viewer and operator Roles docs/dashboard.md gives, as written there:
+// the viewer sees the revisions and may not promote; the operator promotes
+// and sets an image.
+func TestDocumentedViewerRoles(t *testing.T) {
+	ns := clustertest.Namespace(t, admin)
+	create(t, canary(ns, "web"))
+	setImage(t, ns, "web", "example/app:2")
+	pausedAt(t, ns, "web", 1)
+	doc, err := os.ReadFile("../../docs/dashboard.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, block := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(doc), -1) {
+		role := &rbacv1.Role{}
+		if err := yaml.UnmarshalStrict([]byte(block[1]), role); err != nil || role.Kind != "Role" {
+			continue
+		}
+		role.Namespace = ns
+		if err := admin.Create(t.Context(), role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	viewer := http.Header{"Authorization": {"Bearer " + saToken(t, ns, "viewer", "ramp-viewer", false)}}
+	operator := http.Header{"Authorization": {"Bearer " + saToken(t, ns, "operator", "ramp-operator", false)}}
+	base := serve(t, dashboard.Options{Identity: dashboard.Token, Namespace: ns, Config: shared.Config()})
+
+	var state string
+	clustertest.Eventually(t, 30*time.Second, "the viewer sees the revisions", func() (bool, string) {
+		resp, body := httpGet(t, base+"/rollouts/"+ns+"/web", viewer)
+		if m := stateField.FindStringSubmatch(body); m != nil {
+			state = m[2]
+		}
+		return resp.StatusCode == http.StatusOK && strings.Contains(body, "Revision 2") && !strings.Contains(body, "Revisions are not shown"), body
+	})
+	if resp, body := httpPost(t, base, ns, "web", "promote", url.Values{"state": {state}}, viewer); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Not allowed") {
+		t.Errorf("the viewer's promote: %d %s", resp.StatusCode, body)
+	}
+	clustertest.Eventually(t, 30*time.Second, "the operator promotes", func() (bool, string) {
+		resp, body := httpPost(t, base, ns, "web", "promote", url.Values{"state": {state}}, operator)
+		return resp.StatusCode == http.StatusOK && body == `rollout "web" promoted: the pause ends`, fmt.Sprintf("%d %s", resp.StatusCode, body)
+	})
+	ro := pausedAt(t, ns, "web", 3)
+	if resp, body := httpPost(t, base, ns, "web", "set-image", url.Values{"state": {operate.StateOf(ro).Token()}, "container": {"app"}, "image": {"example/app:3"}}, operator); resp.StatusCode != http.StatusOK || body != `rollout "web" image updated: app=example/app:3` {
+		t.Errorf("the operator's set image: %d %s", resp.StatusCode, body)
+	}
+	if img := get(t, ns, "web").Spec.Template.Spec.Containers[0].Image; img != "example/app:3" {
+		t.Errorf("image %s after set image", img)
+	}
 }
