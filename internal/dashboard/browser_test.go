@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -61,6 +62,7 @@ func TestListAndTimelineFollowTheCluster(t *testing.T) {
 	waitPage(t, b, "the page's stream open", `document.body.dataset.live === "open"`)
 	eval[bool](t, b, `window.sameDocument = true`)
 	screenshot(t, b, "dashboard-list.png")
+	accessible(t, b)
 
 	rampCLI(t, ns, "set", "image", "web", "app=example/app:2")
 	waitPage(t, b, "web shown paused at step 1/4, without a reload",
@@ -84,6 +86,7 @@ func TestListAndTimelineFollowTheCluster(t *testing.T) {
 		}
 	}
 	screenshot(t, b, "dashboard-rollout.png")
+	accessible(t, b)
 	rampCLI(t, ns, "promote", "web")
 	waitPage(t, b, "the timeline advanced to step 3 (the timed pause), without a reload",
 		`window.sameDocument === true && document.querySelector('li[aria-current="step"] .n').innerText === "3" && document.getElementById("rollout-step").innerText === "3/4"`)
@@ -119,6 +122,13 @@ func TestPromoteAndAbortButtons(t *testing.T) {
 	// refused with the CLI's words.
 	run(t, br, chromedp.Click(chromedp.CSS(`form[action$="/abort"] button`)))
 	waitPage(t, br, "a second abort refused", `document.getElementById("flash").innerText.includes("already aborted") || document.getElementById("flash").innerText.includes("moved on")`)
+
+	// From the keyboard: Retry, focused and pressed with Enter.
+	run(t, br, chromedp.Navigate(base+"/rollouts/"+ns+"/b"),
+		chromedp.Focus(chromedp.CSS(`form[action$="/retry"] button`)),
+		chromedp.KeyEvent(kb.Enter))
+	waitPage(t, br, "the page says what retry did", `document.getElementById("flash").innerText.includes('rollout "b" retried')`)
+	waitRollout(t, ns, "b", "retried", func(ro *v1alpha1.Rollout) bool { return !ro.Status.Abort })
 }
 
 // 3. RBAC decides: a viewer who may only read rollouts sees them and gets
@@ -223,6 +233,7 @@ func TestAnalysisPagePlotsMeasurements(t *testing.T) {
 		t.Errorf("%d threshold lines, want the success and the failure condition's", n)
 	}
 	screenshot(t, br, "dashboard-analysis.png")
+	accessible(t, br)
 }
 
 // readerToken is a token of a new ServiceAccount that may only get, list

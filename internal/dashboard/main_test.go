@@ -261,3 +261,26 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 func rowText(name string) string {
 	return fmt.Sprintf(`(document.querySelector('tr[data-name=%q]') || {innerText: ""}).innerText`, name)
 }
+
+// accessible fails on what a screen reader or a keyboard user could not
+// use: a form control without a label, a button without a name, an image
+// (SVG) without a text alternative, a page without its landmarks.
+func accessible(t *testing.T, ctx context.Context) {
+	t.Helper()
+	problems := eval[[]string](t, ctx, `(() => {
+		const out = [];
+		document.querySelectorAll("input:not([type=hidden]), select, textarea").forEach(el => {
+			if (!el.labels || el.labels.length === 0) out.push("no label: " + el.outerHTML.slice(0, 80));
+		});
+		document.querySelectorAll("button").forEach(b => { if (!b.innerText.trim()) out.push("a button without a name"); });
+		document.querySelectorAll("svg").forEach(s => {
+			if (!s.getAttribute("aria-label") && !s.getAttribute("aria-labelledby")) out.push("an image without a text alternative");
+		});
+		if (!document.documentElement.lang) out.push("no lang");
+		if (!document.querySelector("main") || !document.querySelector("h1")) out.push("no main or h1");
+		return out;
+	})()`)
+	for _, p := range problems {
+		t.Errorf("%s: %s", eval[string](t, ctx, "location.pathname"), p)
+	}
+}
