@@ -122,13 +122,13 @@ func ParseState(token string) (State, error) {
 	return s, nil
 }
 
-// SameRevision: the same spec, revision and abort; an abort or a promote
+// SameRevision reports the same spec, revision and abort: an abort or a promote
 // --full given for one revision never applies to the next.
 func SameRevision(a, b State) bool {
 	return a.Generation == b.Generation && a.Current == b.Current && a.Stable == b.Stable && a.Abort == b.Abort
 }
 
-// SameStep: SameRevision, at the same step and pause.
+// SameStep reports SameRevision at the same step and pause.
 func SameStep(a, b State) bool {
 	return SameRevision(a, b) && a.Step == b.Step && a.Pauses == b.Pauses && a.PromoteFull == b.PromoteFull
 }
