@@ -56,11 +56,11 @@ chaos: prometheus ## Replay the seeds that broke before a fix, then kill ramp-co
 
 .PHONY: prometheus
 prometheus: ## Install Debian's prometheus package when the binary is missing.
-	@hack/install-prometheus.sh
+	@hack/install-deb.sh prometheus
 
 .PHONY: chromium
 chromium: ## Install Debian's chromium package when the binary is missing (the dashboard's browser tests drive it headless).
-	@hack/install-chromium.sh
+	@hack/install-deb.sh chromium
 
 .PHONY: screenshots
 screenshots: prometheus chromium ## Rewrite docs/images/dashboard-*.png from the dashboard's browser tests.

@@ -29,7 +29,7 @@ import (
 // blue/green demo. After SIGTERM no process the sandbox started is left.
 func TestREADMEQuickstart(t *testing.T) {
 	if _, err := exec.LookPath("prometheus"); err != nil {
-		t.Fatal("the prometheus binary is missing: make test installs it (hack/install-prometheus.sh)")
+		t.Fatal("the prometheus binary is missing: make test installs it (hack/install-deb.sh)")
 	}
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {

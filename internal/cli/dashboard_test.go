@@ -1,13 +1,11 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,31 +13,13 @@ import (
 	"github.com/rampdev/ramp/internal/cluster/clustertest"
 )
 
-// lockedBuffer is a buffer the command writes while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // `ramp dashboard` serves the kubeconfig's namespace until interrupted and
 // prints where; --identity is for a server in a cluster.
 func TestDashboardCommand(t *testing.T) {
 	ns := clustertest.Namespace(t, admin)
 	mustRamp(t, ns, "create", "-f", "testdata/canary.yaml")
 
-	var out lockedBuffer
+	var out syncBuffer
 	cmd := cli.New("ramp", cli.Options{Out: &out, Err: &out})
 	cmd.SetArgs([]string{"--kubeconfig", kubeconfig, "-n", ns, "dashboard", "--port", "0"})
 	ctx, cancel := context.WithCancel(t.Context())

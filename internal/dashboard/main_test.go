@@ -166,7 +166,7 @@ func chromium(t testing.TB) string {
 			return p
 		}
 	}
-	t.Fatal("chromium is not installed: make test installs it (hack/install-chromium.sh), or apt-get install chromium")
+	t.Fatal("chromium is not installed: make test installs it (hack/install-deb.sh), or apt-get install chromium")
 	return ""
 }
 

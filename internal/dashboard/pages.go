@@ -156,18 +156,26 @@ func (s *Server) loadRollout(ctx context.Context, cl client.Reader, key client.O
 }
 
 func (s *Server) rolloutPage(w http.ResponseWriter, r *http.Request) {
+	s.objectPage(w, r, "rollout.html", "/stream/rollouts/", func(ctx context.Context, cl client.Reader, key client.ObjectKey) (any, error) {
+		return s.loadRollout(ctx, cl, key)
+	})
+}
+
+// objectPage serves the page of one object (namespace and name in the
+// path), read by load as the viewer, live from its stream.
+func (s *Server) objectPage(w http.ResponseWriter, r *http.Request, name, stream string, load func(context.Context, client.Reader, client.ObjectKey) (any, error)) {
 	cl := s.viewer(w, r)
 	if cl == nil {
 		return
 	}
 	key := client.ObjectKey{Namespace: r.PathValue("ns"), Name: r.PathValue("name")}
-	v, err := s.loadRollout(r.Context(), cl, key)
-	p := page{Title: key.Name, Namespace: key.Namespace, View: v, Stream: "/stream/rollouts/" + key.Namespace + "/" + key.Name}
+	v, err := load(r.Context(), cl, key)
+	p := page{Title: key.Name, Namespace: key.Namespace, View: v, Stream: stream + key.Namespace + "/" + key.Name}
 	status := http.StatusOK
 	if err != nil {
 		p.Error, p.Stream, status = err.Error(), "", statusOf(err)
 	}
-	s.render(w, r, status, "rollout.html", p)
+	s.render(w, r, status, name, p)
 }
 
 func (s *Server) loadRun(ctx context.Context, cl client.Reader, key client.ObjectKey) (runPageView, error) {
@@ -179,18 +187,9 @@ func (s *Server) loadRun(ctx context.Context, cl client.Reader, key client.Objec
 }
 
 func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
-	cl := s.viewer(w, r)
-	if cl == nil {
-		return
-	}
-	key := client.ObjectKey{Namespace: r.PathValue("ns"), Name: r.PathValue("name")}
-	v, err := s.loadRun(r.Context(), cl, key)
-	p := page{Title: key.Name, Namespace: key.Namespace, View: v, Stream: "/stream/analysisruns/" + key.Namespace + "/" + key.Name}
-	status := http.StatusOK
-	if err != nil {
-		p.Error, p.Stream, status = err.Error(), "", statusOf(err)
-	}
-	s.render(w, r, status, "run.html", p)
+	s.objectPage(w, r, "run.html", "/stream/analysisruns/", func(ctx context.Context, cl client.Reader, key client.ObjectKey) (any, error) {
+		return s.loadRun(ctx, cl, key)
+	})
 }
 
 func statusOf(err error) int {

@@ -176,7 +176,15 @@ func TestDocumentedViewerRoles(t *testing.T) {
 	if resp, body := httpPost(t, base, ns, "web", "set-image", url.Values{"state": {operate.StateOf(ro).Token()}, "container": {"app"}, "image": {"example/app:3"}}, operator); resp.StatusCode != http.StatusOK || body != `rollout "web" image updated: app=example/app:3` {
 		t.Errorf("the operator's set image: %d %s", resp.StatusCode, body)
 	}
-	if img := get(t, ns, "web").Spec.Template.Spec.Containers[0].Image; img != "example/app:3" {
+	ro = pausedAt(t, ns, "web", 1) // the new revision's first pause, as a page would show it
+	if img := ro.Spec.Template.Spec.Containers[0].Image; img != "example/app:3" {
 		t.Errorf("image %s after set image", img)
+	}
+	// Undo to revision 1, picked on the page, as the CLI's undo --to-revision.
+	if resp, body := httpPost(t, base, ns, "web", "undo", url.Values{"state": {operate.StateOf(ro).Token()}, "revision": {"1"}}, operator); resp.StatusCode != http.StatusOK || body != `rollout "web" rolled back to revision 1` {
+		t.Errorf("the operator's undo: %d %s", resp.StatusCode, body)
+	}
+	if img := get(t, ns, "web").Spec.Template.Spec.Containers[0].Image; img != "example/app:1" {
+		t.Errorf("image %s after undo to revision 1", img)
 	}
 }
