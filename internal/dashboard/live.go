@@ -108,7 +108,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, watches func(con
 		last = buf.String()
 		var ev strings.Builder
 		ev.WriteString("event: update\n")
-		for _, line := range strings.Split(last, "\n") {
+		// A carriage return ends an SSE line too: text from the cluster
+		// (a message) must not end one.
+		for _, line := range strings.Split(strings.ReplaceAll(last, "\r", ""), "\n") {
 			ev.WriteString("data: " + line + "\n")
 		}
 		ev.WriteString("\n")

@@ -207,7 +207,7 @@ func statusOf(err error) int {
 // act runs one of the CLI's actions on the rollout, decided on the state
 // the page showed, and answers with the CLI's line (or its refusal).
 func (s *Server) act(w http.ResponseWriter, r *http.Request) {
-	if err := checkWrite(r); err != nil {
+	if err := checkWrite(w, r); err != nil {
 		http.Error(w, err.Error(), http.StatusForbidden)
 		return
 	}
@@ -310,7 +310,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 // login keeps the token given in an HttpOnly cookie; the API server judges
 // it on every request.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	if err := checkWrite(r); err != nil {
+	if err := checkWrite(w, r); err != nil {
 		http.Error(w, err.Error(), http.StatusForbidden)
 		return
 	}
@@ -324,7 +324,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if err := checkWrite(r); err != nil {
+	if err := checkWrite(w, r); err != nil {
 		http.Error(w, err.Error(), http.StatusForbidden)
 		return
 	}

@@ -182,9 +182,13 @@ func csrfToken(w http.ResponseWriter, r *http.Request) string {
 	return tok
 }
 
+// maxForm bounds a write's form: a token, a state, an image.
+const maxForm = 64 << 10
+
 // checkWrite refuses a write from another site or without the page's
 // CSRF token.
-func checkWrite(r *http.Request) error {
+func checkWrite(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 		return errors.New("refused: the request came from another site")
 	}
