@@ -2,10 +2,12 @@ package rollout_test
 
 import (
 	"fmt"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rampdev/ramp/api/v1alpha1"
+	"github.com/rampdev/ramp/internal/app"
 	"github.com/rampdev/ramp/internal/cluster"
 )
 
@@ -258,10 +261,36 @@ func TestCrashLoopingVersionIsReportedThenAbortedAtTheDeadline(t *testing.T) {
 	e := newEnv(t)
 	e.service("crash-active", "crash")
 	ro := blueGreen("crash", 2, v1alpha1.BlueGreenStrategy{ActiveService: "crash-active", AbortScaleDownDelaySeconds: ptr.To[int32](0)})
-	ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](4)
+	ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](8)
 	ro.Spec.ProgressDeadlineAbort = true
 	e.create(ro)
 	v1 := e.waitPhase("crash", v1alpha1.RolloutPhaseHealthy, 30*time.Second).Status.StableRS
+
+	// The report lasts only until the deadline: every Progressing message
+	// written is collected from a watch, so a busy machine's slow polling
+	// cannot miss it.
+	wcl, err := client.NewWithWatch(shared.Config(), client.Options{Scheme: app.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wcl.Watch(e.ctx, &v1alpha1.RolloutList{}, client.InNamespace(e.ns), client.MatchingFields{"metadata.name": "crash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	var mu sync.Mutex
+	var messages []string
+	go func() {
+		for ev := range w.ResultChan() {
+			if r, ok := ev.Object.(*v1alpha1.Rollout); ok {
+				if c := condition(r, v1alpha1.RolloutProgressing); c != nil {
+					mu.Lock()
+					messages = append(messages, c.Message)
+					mu.Unlock()
+				}
+			}
+		}
+	}()
 
 	// The new version crash-loops.
 	got := e.rollout("crash")
@@ -272,8 +301,14 @@ func TestCrashLoopingVersionIsReportedThenAbortedAtTheDeadline(t *testing.T) {
 	}
 	// Before the deadline, the Progressing condition says which pods fail and why.
 	e.eventually(30*time.Second, "the crash loop reported", func() (bool, string) {
-		c := condition(e.rollout("crash"), v1alpha1.RolloutProgressing)
-		return c != nil && strings.Contains(c.Message, "CrashLoopBackOff") && strings.Contains(c.Message, "pod crash-"), fmt.Sprintf("%+v", c)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range messages {
+			if strings.Contains(m, "CrashLoopBackOff") && strings.Contains(m, "pod crash-") {
+				return true, m
+			}
+		}
+		return false, strings.Join(messages, "\n")
 	})
 	// At the deadline the update is aborted: v1 keeps serving.
 	ro = e.waitPhase("crash", v1alpha1.RolloutPhaseDegraded, 30*time.Second)
